@@ -1,0 +1,34 @@
+// Package store is the one storage seam of abs: every artifact is read and written through a Store,
+// whatever the technology behind it (local files or an S3 bucket).
+package store
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Store holds objects addressed by slash-separated keys relative to the store's root.
+// A missing object is reported as an error that matches fs.ErrNotExist (errors.Is) on every backend.
+// Put is atomic: a reader never sees a partially written object, even if the writer dies mid-way.
+type Store interface {
+	// Put streams r into the object at key, replacing any previous object.
+	Put(ctx context.Context, key string, r io.Reader) error
+	// Get opens the object at key for reading. The caller closes it.
+	Get(ctx context.Context, key string) (io.ReadCloser, error)
+	// Stat describes the object at key.
+	Stat(ctx context.Context, key string) (Info, error)
+	// List returns the objects whose keys start with prefix, sorted by key.
+	List(ctx context.Context, prefix string) ([]Info, error)
+	// Delete removes the object at key. Deleting a missing object is not an error.
+	Delete(ctx context.Context, key string) error
+	// URL returns the URL of key in this store, e.g. "file:///runs/x/key" or "s3://bucket/prefix/key".
+	URL(key string) string
+}
+
+// Info describes one stored object.
+type Info struct {
+	Key     string    // key relative to the store's root
+	Size    int64     // size in bytes
+	ModTime time.Time // last modification
+}
