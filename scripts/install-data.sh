@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs the real data sets the demo and the tests use, when they are missing.
+# Fashion-MNIST comes from Debian's dataset-fashion-mnist (gzipped IDX under /usr/share/datasets).
+set -euo pipefail
+dir=/usr/share/datasets/fashion-mnist
+if [ -f "$dir/train-images-idx3-ubyte.gz" ]; then exit 0; fi
+sudo=""
+if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+echo "installing dataset-fashion-mnist (Debian) into $dir..." >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq dataset-fashion-mnist >&2
