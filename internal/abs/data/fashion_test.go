@@ -66,9 +66,9 @@ func TestFashionMNIST(t *testing.T) {
 		}
 	}
 
-	// Spot values decoded independently with od, e.g. the first ten training labels with
-	// zcat t10k-labels-idx1-ubyte.gz | od -A d -t u1 -j 8 -N 12 for the test labels and
-	// zcat train-labels-idx1-ubyte.gz | od -A d -t u1 -j 8 -N 10.
+	// Spot values decoded independently with od: labels with
+	// zcat train-labels-idx1-ubyte.gz | od -A d -t u1 -j OFFSET -N 10 with OFFSET = 8 + first index
+	// (likewise t10k-labels-idx1-ubyte.gz for the test split).
 	labels := []struct {
 		s    *Set
 		i    int
