@@ -17,7 +17,8 @@ type Augment struct {
 	Flip bool
 }
 
-// Loader serves the examples of a Set in mini-batches, epoch after epoch. It is not safe for
+// Loader serves the examples of a Set in mini-batches, epoch after epoch. It reads the set as it is
+// at each call, so the set must not be resized while the loader is in use. It is not safe for
 // concurrent use.
 type Loader struct {
 	set     *Set
