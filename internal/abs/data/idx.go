@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // FashionMNISTDir is where Debian's dataset-fashion-mnist package installs the gzipped IDX files.
@@ -99,8 +100,7 @@ func readIDX(images, labels io.Reader, imgName, lblName string) (*Set, error) {
 	if n == 0 || h == 0 || w == 0 {
 		return nil, fmt.Errorf("%s: empty dimensions %dx%dx%d", imgName, n, h, w)
 	}
-	const maxValues = 1 << 34
-	if uint64(n)*uint64(h)*uint64(w) > maxValues {
+	if uint64(n)*uint64(h)*uint64(w) > 1<<34 {
 		return nil, fmt.Errorf("%s: dimensions %dx%dx%d too large", imgName, n, h, w)
 	}
 
@@ -146,12 +146,20 @@ func readIDXHeader(r io.Reader, name string, ndims int) ([]int, error) {
 	return dims, nil
 }
 
-// readBody reads exactly n bytes and checks that the stream ends there.
+// readBody reads exactly n bytes and checks that the stream ends there. The buffer grows with the
+// data actually read, so a corrupt header announcing a huge size fails at the end of the stream
+// instead of allocating that size up front.
 func readBody(r io.Reader, name string, n int) ([]byte, error) {
-	buf := make([]byte, n)
-	got, err := io.ReadFull(r, buf)
-	if err != nil {
-		return nil, fmt.Errorf("%s: truncated: header announces %d data bytes, read %d: %w", name, n, got, truncated(err))
+	buf := make([]byte, 0, min(n, 1<<26))
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(n-len(buf), len(buf)))
+		}
+		k, err := r.Read(buf[len(buf):min(cap(buf), n)])
+		buf = buf[:len(buf)+k]
+		if err != nil && len(buf) < n {
+			return nil, fmt.Errorf("%s: truncated: header announces %d data bytes, read %d: %w", name, n, len(buf), truncated(err))
+		}
 	}
 	var extra [1]byte
 	if k, err := r.Read(extra[:]); k > 0 || (err != nil && err != io.EOF) {

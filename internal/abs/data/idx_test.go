@@ -100,6 +100,10 @@ func TestReadIDXErrors(t *testing.T) {
 		{"float elements", floatType, tinyLabels, []string{"tiny images", "bad magic 00 00 0d 03"}},
 		{"labels as images", tinyImages, tinyImages, []string{"tiny labels", "bad magic 00 00 08 03", "want 00 00 08 01"}},
 		{"count mismatch", tinyImages, idxBytes([]int{2}, []byte{1, 2}), []string{"tiny labels has 2 labels", "tiny images has 3 images"}},
+		// A header announcing 4 GiB of pixels over a 3-byte body fails as truncated without
+		// allocating the announced size.
+		{"huge claim", idxBytes([]int{1 << 20, 1 << 10, 4}, []byte{1, 2, 3}), idxBytes([]int{1 << 20}, nil), []string{"tiny images", "truncated", "read 3"}},
+		{"too large", idxBytes([]int{1 << 30, 1 << 30, 1}, nil), idxBytes([]int{1 << 30}, nil), []string{"tiny images", "too large"}},
 		{"zero size", idxBytes([]int{0, 2, 3}, nil), idxBytes([]int{0}, nil), []string{"tiny images", "empty"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

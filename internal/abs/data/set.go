@@ -130,8 +130,8 @@ func (s *Set) stratified(n int, seed int64) []int {
 	return out
 }
 
-// Normalize maps every value v of channel c to (v − mean[c]) / std[c], in place. It panics if mean
-// or std does not have C entries, which is a programmer error.
+// Normalize maps every value v of channel c to (v − mean[c]) / std[c], in place. The std entries
+// must be non-zero. It panics if mean or std does not have C entries, which is a programmer error.
 func (s *Set) Normalize(mean, std []float32) {
 	if len(mean) != s.C || len(std) != s.C {
 		panic(fmt.Sprintf("data: normalize with %d means and %d stds for %d channels", len(mean), len(std), s.C))

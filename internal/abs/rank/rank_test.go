@@ -149,6 +149,27 @@ func TestKendallTauNaive(t *testing.T) {
 	}
 }
 
+// TestKendallTauNaiveLarge repeats the comparison at n = 3000, where the merge sort runs many levels
+// deep, with 20 levels per variable (many ties) and with continuous values.
+func TestKendallTauNaiveLarge(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, levels := range []int{20, 0} {
+		x, y := make([]float64, 3000), make([]float64, 3000)
+		for i := range x {
+			if levels > 0 {
+				x[i] = float64(r.IntN(levels))
+				y[i] = float64((int(x[i]) + r.IntN(levels/2)) % levels)
+			} else {
+				x[i] = r.NormFloat64()
+				y[i] = x[i] + r.NormFloat64()
+			}
+		}
+		if got, want := KendallTau(x, y), naiveTau(x, y); math.Abs(got-want) > 1e-12 {
+			t.Errorf("levels %d: KendallTau = %v, naive %v", levels, got, want)
+		}
+	}
+}
+
 // TestSpearmanNoTies checks ρ against the closed form 1 − 6Σd²/(n(n²−1)), which holds without ties,
 // on random permutations.
 func TestSpearmanNoTies(t *testing.T) {
