@@ -141,13 +141,11 @@ func DrawSampled(sp space.Space, s space.Shrunk, cfg Sampled) ([]Draw, error) {
 	var draws []Draw
 	key := make([]byte, 0, 8*sp.Points())
 	for p, ops := range s.Allowed {
-		cond := s.Clone()
 		for _, o := range ops {
-			cond.Allowed[p] = []int{o}
 			got := 0
 			for t := 0; t < tries && got < cfg.PerOp; t++ {
-				c := sp.Sample(cond, r)
-				if c[p] != o || !cfg.Bound.ok(c) {
+				c := sp.SampleAt(s, p, o, r)
+				if !cfg.Bound.ok(c) {
 					continue
 				}
 				key = key[:0]

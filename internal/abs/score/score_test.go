@@ -260,3 +260,24 @@ func TestNoChildren(t *testing.T) {
 		}
 	}
 }
+
+func TestSampledDARTS(t *testing.T) {
+	sp := space.DARTS{}
+	draws, err := DrawSampled(sp, sp.Full(), Sampled{PerOp: 3, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(draws) != 28*8*3 {
+		t.Fatalf("%d draws, want 672", len(draws))
+	}
+	seen := map[string]bool{}
+	for _, d := range draws {
+		if err := sp.Check(sp.Full(), d.Child); err != nil {
+			t.Fatal(err)
+		}
+		if d.Child[d.Point] != d.Op || seen[sp.Format(d.Child)] {
+			t.Fatalf("draw %+v does not take its op or repeats", d)
+		}
+		seen[sp.Format(d.Child)] = true
+	}
+}

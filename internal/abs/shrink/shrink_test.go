@@ -172,3 +172,21 @@ func TestStepErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestOnePerEdgeDARTS drops none (the lowest code) on all 28 DARTS edges in one stage.
+func TestOnePerEdgeDARTS(t *testing.T) {
+	sp := space.DARTS{}
+	st := Start(sp.Full())
+	next, rec, err := Step(sp, st, scoresOf(st.Space, func(p, o int) float64 { return float64(o) }), Config{Policy: OnePerEdge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rec.SizeAfter.String(), "1076746950455072400"; got != want || rec.RemovedTotal != 28 {
+		t.Errorf("size after %s, removed %d; want %s = (7⁸·180)², 28", got, rec.RemovedTotal, want)
+	}
+	for p, l := range next.Space.Allowed {
+		if l[0] == space.DARTSNone {
+			t.Errorf("%s kept none", sp.PointName(p))
+		}
+	}
+}

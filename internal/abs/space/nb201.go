@@ -64,6 +64,9 @@ func (NB201) Size(s Shrunk) *big.Int { return productSize(s) }
 // Sample picks one allowed op per edge uniformly; it may return a disconnected child (see Connected).
 func (NB201) Sample(s Shrunk, r *rand.Rand) Child { return productSample(s, r) }
 
+// SampleAt draws uniformly among the children of s that take op on edge p.
+func (NB201) SampleAt(s Shrunk, p, op int, r *rand.Rand) Child { return productSampleAt(s, p, op, r) }
+
 // Enumerate visits all children, the last edge varying fastest.
 func (NB201) Enumerate(s Shrunk, fn func(Child) bool) { productEnumerate(s, fn) }
 

@@ -95,6 +95,9 @@ type Space interface {
 	Size(s Shrunk) *big.Int
 	// Sample draws a child of s uniformly at random using r.
 	Sample(s Shrunk, r *rand.Rand) Child
+	// SampleAt draws a child uniformly among the children of s that take op at choice point p;
+	// op must be allowed at p.
+	SampleAt(s Shrunk, p, op int, r *rand.Rand) Child
 	// Enumerate calls fn for every child of s in a fixed order until fn returns false. The child
 	// passed to fn is reused; clone it to keep it.
 	Enumerate(s Shrunk, fn func(Child) bool)
@@ -155,6 +158,12 @@ func productSample(s Shrunk, r *rand.Rand) Child {
 	for p, l := range s.Allowed {
 		c[p] = l[r.IntN(len(l))]
 	}
+	return c
+}
+
+func productSampleAt(s Shrunk, p, op int, r *rand.Rand) Child {
+	c := productSample(s, r)
+	c[p] = op
 	return c
 }
 
