@@ -112,6 +112,21 @@ func DARTS(c, layers int) Net {
 	return net
 }
 
+// Mobile returns the Net of a MobileNet-like supernet (ProxylessNAS or FairNAS): one chain whose
+// edges are the layers, named "layer{l}" with no prefix, and a single path through all of them, so
+// each MBConv appends its parts (expand, dw, project) and identity appends nothing. The stem, the
+// fixed first block, the last 1×1 conv and the classifier are fixed weights.
+func Mobile(m space.Mobile) Net {
+	g := &Graph{}
+	path := make([]int, m.Points())
+	for l := range m.Points() {
+		g.Edges = append(g.Edges, Edge{Name: fmt.Sprintf("layer%d", l), Slot: l})
+		path[l] = l
+	}
+	g.Paths = [][]int{path}
+	return Net{Ops: m.Ops(), Units: []Unit{{Graph: g}}}
+}
+
 // Product holds the three sums the angle needs: Dot = <V0,V>, Base = ‖V0‖², Cur = ‖V‖².
 type Product struct {
 	Dot, Base, Cur float64

@@ -190,3 +190,52 @@ func TestOnePerEdgeDARTS(t *testing.T) {
 		}
 	}
 }
+
+// TestMobileShrinking runs the authors' ImageNet settings: ProxylessNAS with 7 ops dropped per
+// stage down to 10⁶ children, and FairNAS with one op per layer per stage.
+func TestMobileShrinking(t *testing.T) {
+	px := space.ProxylessGPU()
+	cfg := Config{Policy: GlobalTail, K: 7, Threshold: big.NewInt(1_000_000)}
+	// A fixed, arbitrary score per (layer, op) so that the drops spread over layers.
+	f := func(p, o int) float64 { return float64((p*37 + o*11) % 101) }
+	final, stages, err := Run(px, Start(px.Full()), cfg, func(st State) ([]score.OpScore, error) {
+		return scoresOf(st.Space, f), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := stages[len(stages)-1]
+	if last.SizeAfter.Cmp(cfg.Threshold) > 0 || last.SizeBefore.Cmp(cfg.Threshold) <= 0 {
+		t.Errorf("last stage sizes %v → %v, want to cross 10⁶", last.SizeBefore, last.SizeAfter)
+	}
+	resets := 0
+	for i, s := range stages {
+		if s.RemovedTotal != 7*(i+1) {
+			t.Errorf("stage %d removed total %d, want %d", i, s.RemovedTotal, 7*(i+1))
+		}
+		if s.ResetBase {
+			resets++
+			// 7·7 = 49 ≤ 50 < 56 = 7·8: the reset comes after stage 7.
+			if i != 7 {
+				t.Errorf("reset after stage %d, want 7", i)
+			}
+		}
+	}
+	if len(stages) <= 8 || resets != 1 {
+		t.Errorf("%d stages, %d resets; want more than 8 stages, 1 reset", len(stages), resets)
+	}
+	for p, l := range final.Space.Allowed {
+		if len(l) == 0 {
+			t.Errorf("layer %d lost every op", p)
+		}
+	}
+
+	fn := space.FairNAS()
+	next, rec, err := Step(fn, Start(fn.Full()), scoresOf(fn.Full(), f), Config{Policy: OnePerLayer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rec.SizeAfter.String(), "19073486328125"; got != want || fn.Size(next.Space).String() != want {
+		t.Errorf("fairnas after one stage: %s, want 5¹⁹ = %s", got, want)
+	}
+}
