@@ -141,9 +141,6 @@ func Validate(sp Space, s Shrunk) error {
 	return nil
 }
 
-// Contains reports whether child c takes op at choice point p.
-func (c Child) Contains(p, op int) bool { return c[p] == op }
-
 // productSize is the size of a space whose children pick one allowed op per choice point.
 func productSize(s Shrunk) *big.Int {
 	n := big.NewInt(1)
