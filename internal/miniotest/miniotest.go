@@ -16,6 +16,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -289,6 +290,29 @@ func Track(t *testing.T) {
 // Summary returns a line saying how many tracked tests ran against MinIO and how many skipped.
 func Summary() string {
 	return fmt.Sprintf("MinIO-backed tests: %d ran, %d skipped", ran.Load(), skipped.Load())
+}
+
+// Main runs the tests of a package that uses Servers, prints Summary prefixed with pkg (shown by
+// go test -v, or on failure), and returns the exit code for os.Exit. Where S3 tests are required
+// (CI or ABS_REQUIRE_MINIO=1) and no -test.run or -test.skip filter is given, a run in which no
+// tracked test ran fails: a backend suite cannot pass by running nothing.
+func Main(m *testing.M, pkg string) int {
+	code := m.Run()
+	fmt.Printf("%s: %s\n", pkg, Summary())
+	if code == 0 && required() && ran.Load() == 0 && !filtered() {
+		fmt.Printf("%s: FAIL: no MinIO-backed test ran, but S3 tests are required here\n", pkg)
+		return 1
+	}
+	return code
+}
+
+func filtered() bool {
+	for _, name := range []string{"test.run", "test.skip"} {
+		if f := flag.Lookup(name); f != nil && f.Value.String() != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // syncBuffer is a bytes.Buffer safe for the server's stdout and stderr writers and our reads.

@@ -43,6 +43,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -122,7 +123,7 @@ var _ store.Store = (*Store)(nil)
 // New returns the store of the objects in bucket under prefix (a slash-separated path, may be
 // empty). It sends no request: a missing bucket shows up on first use.
 func New(cfg Config, bucket, prefix string) (*Store, error) {
-	if err := s3utils.CheckValidBucketName(bucket); err != nil {
+	if err := s3utils.CheckValidBucketNameStrict(bucket); err != nil {
 		return nil, fmt.Errorf("s3 store: bucket %q: %w", bucket, err)
 	}
 	prefix = strings.TrimSuffix(prefix, "/")
@@ -196,40 +197,45 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("put %s: %w", s.URL(key), err)
 	}
-	buf := make([]byte, s.partSize)
-	n, full, err := readPart(ctx, r, buf)
+	data, full, err := readPart(ctx, r, nil, int(s.partSize))
 	if err != nil {
 		return fmt.Errorf("put %s: read: %w", s.URL(key), err)
 	}
 	if !full {
-		if err := s.putSingle(ctx, key, buf[:n]); err != nil {
+		if err := s.putSingle(ctx, key, data); err != nil {
 			return fmt.Errorf("put %s: %w", s.URL(key), err)
 		}
 		return nil
 	}
-	if err := s.putMultipart(ctx, key, r, buf); err != nil {
+	if err := s.putMultipart(ctx, key, r, data); err != nil {
 		return fmt.Errorf("put %s: %w", s.URL(key), err)
 	}
 	return nil
 }
 
-// readPart fills buf from r. full reports whether buf was filled (so more may follow); a short read
-// at EOF is not an error. It checks ctx between reads, so a canceled Put stops reading.
-func readPart(ctx context.Context, r io.Reader, buf []byte) (n int, full bool, err error) {
-	for n < len(buf) {
+// readPart reads up to size bytes from r into buf, reusing its storage and growing it as data
+// arrives (so a small object costs no full part of memory). full reports whether size bytes were
+// read, so more may follow; a short read at EOF is not an error. It checks ctx between reads, so a
+// canceled Put stops reading.
+func readPart(ctx context.Context, r io.Reader, buf []byte, size int) (data []byte, full bool, err error) {
+	buf = buf[:0]
+	for len(buf) < size {
 		if err := ctx.Err(); err != nil {
-			return n, false, err
+			return buf, false, err
 		}
-		m, err := r.Read(buf[n:])
-		n += m
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(max(cap(buf), 64<<10), size-len(buf)))
+		}
+		m, err := r.Read(buf[len(buf):min(cap(buf), size)])
+		buf = buf[:len(buf)+m]
 		if err == io.EOF {
-			return n, false, nil
+			return buf, false, nil
 		}
 		if err != nil {
-			return n, false, err
+			return buf, false, err
 		}
 	}
-	return n, true, nil
+	return buf, true, nil
 }
 
 func md5Base64(b []byte) string {
@@ -291,14 +297,13 @@ func (s *Store) putMultipart(ctx context.Context, key string, r io.Reader, buf [
 		if !more {
 			break
 		}
-		n, full, err := readPart(ctx, r, buf)
+		data, more, err = readPart(ctx, r, buf, len(buf))
 		if err != nil {
 			return fmt.Errorf("read: %w", err)
 		}
-		if n == 0 {
+		if len(data) == 0 {
 			break
 		}
-		data, more = buf[:n], full
 	}
 	if err := ctx.Err(); err != nil {
 		return err

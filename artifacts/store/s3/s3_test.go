@@ -25,9 +25,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	fmt.Println("s3:", miniotest.Summary())
-	os.Exit(code)
+	os.Exit(miniotest.Main(m, "s3"))
 }
 
 // fastRetry keeps fault tests short: 3 tries, 20 ms and 40 ms apart.
