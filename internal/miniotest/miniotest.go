@@ -54,7 +54,7 @@ type Server struct {
 }
 
 // Start starts a server for t and stops it when t ends. The bucket Bucket exists and is empty.
-func Start(t *testing.T) *Server {
+func Start(t testing.TB) *Server {
 	t.Helper()
 	Track(t)
 	bin, err := binary()
@@ -106,7 +106,7 @@ func (s *Server) Client(t testing.TB) *minio.Client {
 
 // Setenv points the s3 backend's environment (ABS_S3_ENDPOINT, ABS_S3_INSECURE, AWS_ACCESS_KEY_ID,
 // AWS_SECRET_ACCESS_KEY, ABS_S3_REGION) at s for the rest of t.
-func (s *Server) Setenv(t *testing.T) {
+func (s *Server) Setenv(t testing.TB) {
 	t.Setenv("ABS_S3_ENDPOINT", s.Endpoint)
 	t.Setenv("ABS_S3_INSECURE", "1")
 	t.Setenv("ABS_S3_REGION", "us-east-1")
@@ -277,7 +277,7 @@ var ran, skipped atomic.Int64
 
 // Track counts t in Summary when it ends: as run, or as skipped. Start tracks its test; a test
 // that uses a Server started by its parent tracks itself.
-func Track(t *testing.T) {
+func Track(t testing.TB) {
 	t.Cleanup(func() {
 		if t.Skipped() {
 			skipped.Add(1)

@@ -140,3 +140,11 @@ func TestURL(t *testing.T) {
 		t.Errorf("URL = %q, want %q", got, want)
 	}
 }
+
+func BenchmarkStore(b *testing.B) {
+	st, err := file.New(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	storetest.Benchmark(b, st)
+}

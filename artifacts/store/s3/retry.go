@@ -16,6 +16,10 @@ import (
 // RetryPolicy bounds the retries of one S3 request that failed with a transient error (see
 // Transient): at most Attempts tries in all, sleeping Base·2^(i-1), capped at Max, after the i-th
 // failed try. The zero value means DefaultRetry; a zero field takes DefaultRetry's value.
+//
+// minio-go makes one try per request under this policy, but after a try that failed transiently it
+// still waits a random 0–200 ms (its own jitter, minio.DefaultRetryUnit) before returning, so each
+// failed try costs that much on top of the sleeps above.
 type RetryPolicy struct {
 	Attempts int           // tries in all, including the first
 	Base     time.Duration // sleep after the first failed try

@@ -500,3 +500,14 @@ func TestMissingBucket(t *testing.T) {
 		t.Errorf("Put in a missing bucket = %v, want an error naming the bucket problem", err)
 	}
 }
+
+// BenchmarkStore measures the backend against a local MinIO server (default part size).
+func BenchmarkStore(b *testing.B) {
+	srv := miniotest.Start(b)
+	st, err := s3.New(s3.Config{Endpoint: srv.Endpoint, Insecure: true, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey},
+		srv.Bucket, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	storetest.Benchmark(b, st)
+}

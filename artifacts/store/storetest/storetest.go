@@ -509,3 +509,36 @@ func testURL(t *testing.T, st store.Store) {
 	}
 	checkBytes(t, "via Open", get(t, st3, "obj.bin"), want)
 }
+
+// Benchmark measures Put and Get of small (4 KiB) and large (16 MiB) objects in st, reporting
+// throughput (go test -bench reports MB/s from b.SetBytes).
+func Benchmark(b *testing.B, st store.Store) {
+	for _, n := range []int{4 << 10, 16 << 20} {
+		data := payload(42, n)
+		key := fmt.Sprintf("bench/%d", n)
+		b.Run(fmt.Sprintf("Put/%dKiB", n>>10), func(b *testing.B) {
+			b.SetBytes(int64(n))
+			for b.Loop() {
+				if err := st.Put(b.Context(), key, bytes.NewReader(data)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("Get/%dKiB", n>>10), func(b *testing.B) {
+			if err := st.Put(b.Context(), key, bytes.NewReader(data)); err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(n))
+			for b.Loop() {
+				rc, err := st.Get(b.Context(), key)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.Copy(io.Discard, rc); err != nil {
+					b.Fatal(err)
+				}
+				rc.Close()
+			}
+		})
+	}
+}
