@@ -428,8 +428,9 @@ func TestRestartKeepsData(t *testing.T) {
 // is back within the retry budget.
 func TestPutRidesOutRestart(t *testing.T) {
 	srv := miniotest.Start(t)
-	// 12 tries up to 500 ms apart wait about 5 s in all, longer than a restart takes.
-	st := newStore(t, srv, "ride", s3.RetryPolicy{Attempts: 12, Base: 100 * time.Millisecond, Max: 500 * time.Millisecond}, nil)
+	// 40 tries up to 500 ms apart wait about 20 s in all, far longer than a restart takes; the Put
+	// returns as soon as the server is back.
+	st := newStore(t, srv, "ride", s3.RetryPolicy{Attempts: 40, Base: 100 * time.Millisecond, Max: 500 * time.Millisecond}, nil)
 	srv.Kill(t)
 	want := payload(5, 1000)
 	errc := make(chan error, 1)
