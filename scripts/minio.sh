@@ -8,6 +8,11 @@ cache="${ABS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/abs}/minio/$version"
 bin="$cache/minio"
 if [ ! -x "$bin" ]; then
   mkdir -p "$cache"
+  # One build at a time: test packages that start together wait for the first one's build.
+  exec 9>"$cache/.lock"
+  flock 9
+fi
+if [ ! -x "$bin" ]; then
   echo "building MinIO server $version into $cache (first use only)..." >&2
   GOBIN="$cache" GOFLAGS=-mod=mod go install "github.com/minio/minio@$version" >&2
 fi
