@@ -158,7 +158,8 @@ func (k *Kind[R]) read(data []byte) (rows []R, meta Meta, err error) {
 	if err != nil {
 		return nil, meta, err
 	}
-	rr, err := fr.GetRecordReader(context.Background(), cols, nil)
+	// Read all columns (match allows no others); cols maps ours to the file's.
+	rr, err := fr.GetRecordReader(context.Background(), nil, nil)
 	if err != nil {
 		return nil, meta, fmt.Errorf("corrupt parquet file: %w", err)
 	}
@@ -171,7 +172,7 @@ func (k *Kind[R]) read(data []byte) (rows []R, meta Meta, err error) {
 			var r R
 			v := reflect.ValueOf(&r).Elem()
 			for j, f := range k.fields {
-				if err := readValue(rec.Column(j), i, v.Field(j), f.Name); err != nil {
+				if err := readValue(rec.Column(cols[j]), i, v.Field(j), f.Name); err != nil {
 					return nil, meta, fmt.Errorf("row %d: %w", len(rows), err)
 				}
 			}
@@ -334,7 +335,12 @@ func Names() []string {
 }
 
 // ReadMeta parses the Meta and the row count of a Parquet file without decoding its rows.
-func ReadMeta(data []byte, name string) (Meta, int64, error) {
+func ReadMeta(data []byte, name string) (meta Meta, rows int64, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("read %s: corrupt parquet file: %v", name, p)
+		}
+	}()
 	pf, meta, err := openParquet(data)
 	if err != nil {
 		return meta, 0, fmt.Errorf("read %s: %w", name, err)
