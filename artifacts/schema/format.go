@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -39,42 +38,28 @@ func ReadAny(data []byte, name string) (*Artifact, error) {
 // Len returns the number of rows.
 func (a *Artifact) Len() int { return reflect.ValueOf(a.Rows).Len() }
 
-// WriteJSON writes a as one JSON object {"meta": …, "rows": […]} with every value in full.
-func (a *Artifact) WriteJSON(w io.Writer) error {
-	b, err := json.MarshalIndent(struct {
-		Meta Meta `json:"meta"`
-		Rows any  `json:"rows"`
-	}{a.Meta, a.Rows}, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode %s as JSON: %w", a.Meta.Schema, err)
-	}
-	b = append(b, '\n')
-	_, err = w.Write(b)
-	return err
-}
-
 // WriteText writes a's metadata and then its rows as an aligned table, at most maxRows of them
 // (all if maxRows <= 0). Long lists are shortened; a list of floats shows as three columns: its
 // length, its Euclidean norm and its first values.
 func (a *Artifact) WriteText(w io.Writer, maxRows int) error {
 	m := a.Meta
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "schema:\t%s v%d\n", m.Schema, m.Version)
-	fmt.Fprintf(tw, "producer:\t%s %s\n", m.Producer, m.ProducerVersion)
-	fmt.Fprintf(tw, "seed:\t%d\n", m.Seed)
-	fmt.Fprintf(tw, "config:\t%s\n", m.Config)
+	var b strings.Builder
+	label(&b, "schema", fmt.Sprintf("%s v%d", m.Schema, m.Version))
+	label(&b, "producer", m.Producer+" "+m.ProducerVersion)
+	label(&b, "seed", strconv.FormatInt(m.Seed, 10))
+	label(&b, "config", m.Config)
 	if len(m.Inputs) == 0 {
-		fmt.Fprintf(tw, "inputs:\tnone\n")
+		label(&b, "inputs", "none")
 	}
 	for i, in := range m.Inputs {
-		label := ""
+		name := ""
 		if i == 0 {
-			label = "inputs:"
+			name = "inputs"
 		}
-		fmt.Fprintf(tw, "%s\t%s sha256:%s\n", label, in.URL, in.SHA256)
+		label(&b, name, in.URL+" sha256:"+in.SHA256)
 	}
-	fmt.Fprintf(tw, "rows:\t%d\n", a.Len())
-	if err := tw.Flush(); err != nil {
+	label(&b, "rows", strconv.Itoa(a.Len()))
+	if _, err := io.WriteString(w, b.String()); err != nil {
 		return err
 	}
 	if _, err := io.WriteString(w, "\n"); err != nil {
@@ -83,7 +68,7 @@ func (a *Artifact) WriteText(w io.Writer, maxRows int) error {
 
 	rows := reflect.ValueOf(a.Rows)
 	t := rows.Type().Elem()
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	var header []string
 	for i := 0; i < t.NumField(); i++ {
 		name := t.Field(i).Tag.Get("parquet")
@@ -119,6 +104,14 @@ func (a *Artifact) WriteText(w io.Writer, maxRows int) error {
 		return err
 	}
 	return nil
+}
+
+// label writes one "label:  value" line of a metadata block, values aligned at column 11.
+func label(b *strings.Builder, name, value string) {
+	if name != "" {
+		name += ":"
+	}
+	fmt.Fprintf(b, "%-11s%s\n", name, value)
 }
 
 // maxList is the number of list elements a table cell shows.
