@@ -270,6 +270,9 @@ func (k *Kind[R]) Put(ctx context.Context, st store.Store, key string, meta Meta
 		return Object{}, fmt.Errorf("put %s: %w", url, err)
 	}
 	meta.Schema, meta.Version = k.name, k.version
+	if meta.Inputs == nil {
+		meta.Inputs = []Input{} // as Read returns it
+	}
 	return Object{Key: key, URL: url, Size: cw.n, SHA256: hex.EncodeToString(h.Sum(nil)), Meta: meta}, nil
 }
 

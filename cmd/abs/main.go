@@ -22,7 +22,10 @@ Usage:
 
 Commands:
 %s
-URLs: file:///abs/path or a plain path for the local file store; s3://bucket/prefix for S3.
+URLs: file:///abs/path or a plain path for the local file store; s3://bucket/prefix for S3, with
+ABS_S3_ENDPOINT, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set (ABS_S3_INSECURE=1 for plain HTTP).
+
+Exit status: 0 success, 1 failure (including a failed verify), 2 usage error.
 Run 'abs <command> -h' for a command's flags and examples.
 `
 
@@ -69,18 +72,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	fs := flag.NewFlagSet("abs "+c.name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	runCmd := c.setup(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: abs %s [flags] %s\n\n%s.\n", c.name, c.args, c.summary)
 		hasFlags := false
 		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		synopsis := c.name + " " + c.args
+		if hasFlags {
+			synopsis = c.name + " [flags] " + c.args
+		}
+		fmt.Fprintf(fs.Output(), "Usage: abs %s\n\n%s.\n", synopsis, c.summary)
 		if hasFlags {
 			fmt.Fprintf(fs.Output(), "\nFlags:\n")
 			fs.PrintDefaults()
 		}
 		fmt.Fprintf(fs.Output(), "\n%s", c.help)
 	}
+	var parseOut strings.Builder // flag prints its errors and the usage here
+	fs.SetOutput(&parseOut)
 	pos, err := parse(fs, args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		fs.SetOutput(stdout)
@@ -88,7 +96,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if err != nil {
-		return 2 // flag has printed the error and the usage
+		io.WriteString(stderr, parseOut.String())
+		return 2
 	}
 	if err := runCmd(ctx, pos, stdout); err != nil {
 		fmt.Fprintf(stderr, "abs %s: %v\n", c.name, err)
