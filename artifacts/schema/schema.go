@@ -165,7 +165,7 @@ func (k *Kind[R]) read(data []byte) (rows []R, meta Meta, err error) {
 	}
 	defer rr.Release()
 	want := pf.NumRows()
-	rows = make([]R, 0, want)
+	rows = make([]R, 0, min(want, 1<<16)) // a corrupt footer may claim any count
 	for rr.Next() {
 		rec := rr.RecordBatch()
 		for i := 0; i < int(rec.NumRows()); i++ {
@@ -263,11 +263,11 @@ func (k *Kind[R]) Put(ctx context.Context, st store.Store, key string, meta Meta
 	err := st.Put(ctx, key, pr)
 	pr.CloseWithError(errors.New("store stopped reading")) // unblocks the writer if Put failed early
 	werr := <-done
+	if err != nil { // the store's error, also when it made the writer fail
+		return Object{}, fmt.Errorf("put %s: %w", url, err)
+	}
 	if werr != nil {
 		return Object{}, fmt.Errorf("put %s: %w", url, werr)
-	}
-	if err != nil {
-		return Object{}, fmt.Errorf("put %s: %w", url, err)
 	}
 	meta.Schema, meta.Version = k.name, k.version
 	if meta.Inputs == nil {

@@ -354,6 +354,15 @@ func TestReadRejects(t *testing.T) {
 	}
 }
 
+func TestReadAnyUnknownSchema(t *testing.T) {
+	data := encode(t, variant[SpaceOp]("mystery", 1), []SpaceOp{{}})
+	_, err := ReadAny(data, "m.parquet")
+	want := `read m.parquet: unknown schema "mystery", want one of candidates, children, metrics, scores, shrink, space, weights`
+	if err == nil || err.Error() != want {
+		t.Errorf("error = %v, want %s", err, want)
+	}
+}
+
 func TestReadNotAbs(t *testing.T) {
 	// A Parquet file without abs metadata: written with a Kind, then its keys renamed in place.
 	data := encode(t, Scores, []OpScore{{}})
@@ -418,6 +427,10 @@ func TestPutGet(t *testing.T) {
 	}
 	if _, _, err := Scores.Get(ctx, st, "missing.parquet"); err == nil || !strings.Contains(err.Error(), "missing.parquet") {
 		t.Errorf("Get of a missing key: error = %v, want one naming it", err)
+	}
+	// An invalid key is the store's error, and the writer stops.
+	if _, err := Scores.Put(ctx, st, "../escape.parquet", testMeta("p"), rows); err == nil || !strings.Contains(err.Error(), `invalid key "../escape.parquet"`) {
+		t.Errorf("Put with an invalid key: error = %v, want the store's", err)
 	}
 	// A failed write stores nothing.
 	if _, err := Scores.Put(ctx, st, "bad.parquet", Meta{}, rows); err == nil {
