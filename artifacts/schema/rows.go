@@ -1,0 +1,142 @@
+package schema
+
+import (
+	"fmt"
+
+	"github.com/abs-nas/abs/internal/abs/param"
+)
+
+// Weight is one named parameter tensor of a supernet or model, row-major (docs/weights.md).
+type Weight struct {
+	Name   string    `parquet:"name" json:"name"`
+	Shape  []int32   `parquet:"shape" json:"shape"`
+	Values []float32 `parquet:"values" json:"values"`
+}
+
+// SpaceOp is one candidate operator of one edge (cell spaces) or layer (block spaces) of a search
+// space. A space is the list of all (edge, op) pairs; Alive is false once shrinking dropped the op.
+type SpaceOp struct {
+	Edge  int32  `parquet:"edge" json:"edge"` // edge or layer index, as the space numbers them
+	Op    string `parquet:"op" json:"op"`     // operator name as the space spells it
+	Alive bool   `parquet:"alive" json:"alive"`
+}
+
+// Child is one child model (a path through the supernet): its operator per edge, FLOPs, angle and
+// accuracies. A nil pointer means not measured.
+type Child struct {
+	ID    int64    `parquet:"id" json:"id"`
+	Ops   []string `parquet:"ops" json:"ops"`     // operator name per edge or layer, in edge order
+	FLOPs int64    `parquet:"flops" json:"flops"` // multiply-accumulates of one forward pass, 0 if unknown
+	// Angle is Eq. (2) between the child's base and trained weight vectors, in radians.
+	Angle *float64 `parquet:"angle" json:"angle"`
+	// ValidAcc, ReBNAcc and TestAcc are top-1 accuracies in percent: on the validation split with
+	// the supernet's weights as trained, the same after recomputing BN statistics (Re-BN), and the
+	// ground truth (e.g. NAS-Bench-201's test accuracy or a retrained model).
+	ValidAcc *float64 `parquet:"valid_acc" json:"valid_acc"`
+	ReBNAcc  *float64 `parquet:"rebn_acc" json:"rebn_acc"`
+	TestAcc  *float64 `parquet:"test_acc" json:"test_acc"`
+}
+
+// OpScore is the score of one candidate operator (Eq. 3): the mean angle of the Samples child models
+// that contain it. Rank 1 is the best op of the ranking the drop rule used; Dropped marks the ops the
+// shrink stage removed.
+type OpScore struct {
+	Edge    int32   `parquet:"edge" json:"edge"`
+	Op      string  `parquet:"op" json:"op"`
+	Score   float64 `parquet:"score" json:"score"`
+	Samples int64   `parquet:"samples" json:"samples"`
+	Rank    int32   `parquet:"rank" json:"rank"`
+	Dropped bool    `parquet:"dropped" json:"dropped"`
+}
+
+// Stage is one shrink stage of Algorithm 2: the space size before and after, and the ops dropped
+// with their scores. Sizes are float64 because spaces like DARTS exceed int64 (8^28).
+type Stage struct {
+	Stage      int32       `parquet:"stage" json:"stage"`
+	SizeBefore float64     `parquet:"size_before" json:"size_before"`
+	SizeAfter  float64     `parquet:"size_after" json:"size_after"`
+	Dropped    []DroppedOp `parquet:"dropped" json:"dropped"`
+}
+
+// DroppedOp is one operator removed in a shrink stage.
+type DroppedOp struct {
+	Edge  int32   `parquet:"edge" json:"edge"`
+	Op    string  `parquet:"op" json:"op"`
+	Score float64 `parquet:"score" json:"score"`
+}
+
+// Candidate is one architecture a search algorithm evaluated. Round is the search iteration
+// (generation, sample batch) it was proposed in; Fitness is the objective the search maximized;
+// Accuracy is the ground truth in percent when known.
+type Candidate struct {
+	Round    int32    `parquet:"round" json:"round"`
+	ID       int64    `parquet:"id" json:"id"`
+	Ops      []string `parquet:"ops" json:"ops"`
+	FLOPs    int64    `parquet:"flops" json:"flops"`
+	Fitness  float64  `parquet:"fitness" json:"fitness"`
+	Accuracy *float64 `parquet:"accuracy" json:"accuracy"`
+}
+
+// Epoch holds the training metrics of one epoch. Accuracies are top-1 in percent; validation
+// metrics are nil for epochs that were not validated.
+type Epoch struct {
+	Epoch     int32    `parquet:"epoch" json:"epoch"`
+	Steps     int64    `parquet:"steps" json:"steps"` // optimizer steps so far
+	LR        float64  `parquet:"lr" json:"lr"`
+	TrainLoss float64  `parquet:"train_loss" json:"train_loss"`
+	TrainAcc  float64  `parquet:"train_acc" json:"train_acc"`
+	ValidLoss *float64 `parquet:"valid_loss" json:"valid_loss"`
+	ValidAcc  *float64 `parquet:"valid_acc" json:"valid_acc"`
+	Seconds   float64  `parquet:"seconds" json:"seconds"` // wall time of the epoch
+}
+
+// The artifact schemas.
+var (
+	Weights    = define[Weight]("weights", 1)
+	Space      = define[SpaceOp]("space", 1)
+	Children   = define[Child]("children", 1)
+	Scores     = define[OpScore]("scores", 1)
+	Shrink     = define[Stage]("shrink", 1)
+	Candidates = define[Candidate]("candidates", 1)
+	Metrics    = define[Epoch]("metrics", 1)
+)
+
+// WeightsOf returns the tensors of s as Weight rows sorted by name. The rows share their value
+// slices with s.
+func WeightsOf(s param.Set) []Weight {
+	ws := make([]Weight, 0, len(s))
+	for _, name := range s.Names() {
+		t := s[name]
+		shape := make([]int32, len(t.Shape))
+		for i, d := range t.Shape {
+			shape[i] = int32(d)
+		}
+		ws = append(ws, Weight{Name: name, Shape: shape, Values: t.Data})
+	}
+	return ws
+}
+
+// SetOf returns ws as a param.Set sharing the value slices. A duplicate name, a negative dimension
+// or a value count that is not the product of the shape is an error naming the parameter.
+func SetOf(ws []Weight) (param.Set, error) {
+	s := make(param.Set, len(ws))
+	for _, w := range ws {
+		if _, dup := s[w.Name]; dup {
+			return nil, fmt.Errorf("weights: parameter %q appears twice", w.Name)
+		}
+		n := 1
+		shape := make([]int, len(w.Shape))
+		for i, d := range w.Shape {
+			if d < 0 {
+				return nil, fmt.Errorf("weights: parameter %q has shape %v, want non-negative dimensions", w.Name, w.Shape)
+			}
+			shape[i] = int(d)
+			n *= int(d)
+		}
+		if n != len(w.Values) {
+			return nil, fmt.Errorf("weights: parameter %q has shape %v (%d values) but %d values", w.Name, w.Shape, n, len(w.Values))
+		}
+		s[w.Name] = param.Tensor{Shape: shape, Data: w.Values}
+	}
+	return s, nil
+}
