@@ -122,7 +122,7 @@ func (k *Kind[R]) Write(w io.Writer, meta Meta, rows []R) error {
 
 // Read decodes a whole Parquet file of kind k. name identifies the file in errors (a URL or path).
 // A file of another schema or version, one missing a column or with a column of another type, and a
-// truncated or corrupt file are errors.
+// truncated or corrupt file are errors. Lists read back are never nil (an empty list is empty).
 func (k *Kind[R]) Read(data []byte, name string) ([]R, Meta, error) {
 	rows, meta, err := k.read(data)
 	if err != nil {

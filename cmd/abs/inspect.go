@@ -37,7 +37,7 @@ func init() {
 		args:    "URL",
 		summary: "Print an artifact's metadata and rows as an aligned table",
 		help: `A list of floats (weights) shows as its length, its Euclidean norm and its first values;
---json prints every value in full.
+--json prints every value in full (and fails on NaN or ±Inf, which JSON cannot represent).
 
 Examples:
   abs show file:///runs/nb201-seed1/stage0/scores.parquet
