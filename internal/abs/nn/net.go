@@ -11,6 +11,7 @@
 package nn
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 
@@ -42,6 +43,9 @@ var (
 	EdgeTo   = [Edges]int{1, 2, 2, 3, 3, 3}
 )
 
+// ErrDisconnected is returned for a cell whose output node is unreachable from its input node.
+var ErrDisconnected = errors.New("output node is disconnected from the input")
+
 // Live reports which edges of the cell arch contribute to its output: the op is not none, its source
 // node is reachable from the input node 0 and its target node reaches the output node 3. It returns
 // an error if arch is not 6 codes in [0,5) or if the output is disconnected from the input.
@@ -68,7 +72,7 @@ func Live(arch []int) ([Edges]bool, error) {
 		}
 	}
 	if !fwd[3] {
-		return live, fmt.Errorf("arch %v: output node is disconnected from the input", arch)
+		return live, fmt.Errorf("arch %v: %w", arch, ErrDisconnected)
 	}
 	for e := 0; e < Edges; e++ {
 		live[e] = arch[e] != OpNone && fwd[EdgeFrom[e]] && bwd[EdgeTo[e]]

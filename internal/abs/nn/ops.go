@@ -457,17 +457,19 @@ func bnFwd[T float](x []T, shape tensor.Shape, st *Stats, mode BNMode) *tensor.D
 		mean, vr = batchStats(x, b, c, hw)
 		n := float64(b * hw)
 		unbiased := n / math.Max(n-1, 1)
+		// Running statistics are rounded to the element type, so that a float32 net's statistics
+		// survive a round trip through a float32 checkpoint bit for bit.
 		switch mode {
 		case BNTrain:
 			for ch := range mean {
-				st.Mean[ch] = (1-BNMomentum)*st.Mean[ch] + BNMomentum*mean[ch]
-				st.Var[ch] = (1-BNMomentum)*st.Var[ch] + BNMomentum*vr[ch]*unbiased
+				st.Mean[ch] = float64(T((1-BNMomentum)*st.Mean[ch] + BNMomentum*mean[ch]))
+				st.Var[ch] = float64(T((1-BNMomentum)*st.Var[ch] + BNMomentum*vr[ch]*unbiased))
 			}
 		case BNRecompute:
 			k := float64(st.Batches)
 			for ch := range mean {
-				st.Mean[ch] = (k*st.Mean[ch] + mean[ch]) / (k + 1)
-				st.Var[ch] = (k*st.Var[ch] + vr[ch]*unbiased) / (k + 1)
+				st.Mean[ch] = float64(T((k*st.Mean[ch] + mean[ch]) / (k + 1)))
+				st.Var[ch] = float64(T((k*st.Var[ch] + vr[ch]*unbiased) / (k + 1)))
 			}
 			st.Batches++
 		}
