@@ -1,0 +1,462 @@
+// Package nn is the NAS-Bench-201 network on gorgonia: weights held outside any graph, a fresh graph
+// per sampled child over those shared weights, our own pooling and batch-normalisation ops with
+// correct gradients, weight initialisation and SGD with Nesterov momentum.
+//
+// The network follows NAS-Bench-201's TinyNetwork (Dong & Yang, "NAS-Bench-201: Extending the Scope
+// of Reproducible Neural Architecture Search", ICLR 2020): a 3×3 stem convolution to C channels with
+// batch norm, N cells, a ResNet reduction block, N cells at 2C, a reduction block, N cells at 4C,
+// batch norm and ReLU, global average pooling and a linear classifier. Cell batch norms have no
+// affine parameters, as in the supernet of the ABS authors (Hu et al., "Angle-based Search Space
+// Shrinking for Neural Architecture Search", ECCV 2020).
+package nn
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/abs-nas/abs/internal/abs/param"
+)
+
+// Ops are the NB201 operator names by code.
+var Ops = [5]string{"none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"}
+
+// Operator codes of the NB201 space.
+const (
+	OpNone = iota
+	OpSkip
+	OpConv1x1
+	OpConv3x3
+	OpAvgPool
+)
+
+// Edges is the number of edges of an NB201 cell.
+const Edges = 6
+
+// EdgeFrom and EdgeTo give the source and target node of each cell edge in the order
+// (1←0),(2←0),(2←1),(3←0),(3←1),(3←2).
+var (
+	EdgeFrom = [Edges]int{0, 0, 1, 0, 1, 2}
+	EdgeTo   = [Edges]int{1, 2, 2, 3, 3, 3}
+)
+
+// ErrDisconnected is returned for a cell whose output node is unreachable from its input node.
+var ErrDisconnected = errors.New("output node is disconnected from the input")
+
+// Live reports which edges of the cell arch contribute to its output: the op is not none, its source
+// node is reachable from the input node 0 and its target node reaches the output node 3. It returns
+// an error if arch is not 6 codes in [0,5) or if the output is disconnected from the input.
+func Live(arch []int) ([Edges]bool, error) {
+	var live [Edges]bool
+	if len(arch) != Edges {
+		return live, fmt.Errorf("arch has %d ops, want %d", len(arch), Edges)
+	}
+	for e, op := range arch {
+		if op < 0 || op >= len(Ops) {
+			return live, fmt.Errorf("arch edge %d has op code %d, want 0..%d", e, op, len(Ops)-1)
+		}
+	}
+	var fwd, bwd [4]bool
+	fwd[0], bwd[3] = true, true
+	for e := 0; e < Edges; e++ { // edges are sorted by target node
+		if arch[e] != OpNone && fwd[EdgeFrom[e]] {
+			fwd[EdgeTo[e]] = true
+		}
+	}
+	for e := Edges - 1; e >= 0; e-- { // and, reversed, by source node
+		if arch[e] != OpNone && bwd[EdgeTo[e]] {
+			bwd[EdgeFrom[e]] = true
+		}
+	}
+	if !fwd[3] {
+		return live, fmt.Errorf("arch %v: %w", arch, ErrDisconnected)
+	}
+	for e := 0; e < Edges; e++ {
+		live[e] = arch[e] != OpNone && fwd[EdgeFrom[e]] && bwd[EdgeTo[e]]
+	}
+	return live, nil
+}
+
+// Config is the shape of an NB201 network.
+type Config struct {
+	// C is the channel count of the first stage (NB201: 16); N the cells per stage (NB201: 5).
+	C, N int
+	// InC, H and W describe the input images; H and W must be multiples of 4.
+	InC, H, W int
+	// Classes is the number of output classes.
+	Classes int
+}
+
+// Validate returns an error naming the first field that is out of range.
+func (c Config) Validate() error {
+	switch {
+	case c.C < 1:
+		return fmt.Errorf("net config: C = %d, want ≥ 1", c.C)
+	case c.N < 1:
+		return fmt.Errorf("net config: N = %d, want ≥ 1", c.N)
+	case c.InC < 1:
+		return fmt.Errorf("net config: InC = %d, want ≥ 1", c.InC)
+	case c.H < 4 || c.H%4 != 0 || c.W < 4 || c.W%4 != 0:
+		return fmt.Errorf("net config: H×W = %d×%d, want positive multiples of 4", c.H, c.W)
+	case c.Classes < 2:
+		return fmt.Errorf("net config: Classes = %d, want ≥ 2", c.Classes)
+	}
+	return nil
+}
+
+// Net holds the weights of the NB201 supernet: every parameter of every candidate op, shared by
+// all children, and the running statistics of every batch-normalisation layer. A graph is built per
+// child and batch by Graph; the weights live outside any graph.
+type Net struct {
+	Config Config
+	// Dtype is tensor.Float32 for training or tensor.Float64 for gradient checks.
+	Dtype tensor.Dtype
+	// Params maps the parameter names of docs/weights.md to their tensors.
+	Params map[string]*tensor.Dense
+	// Stats maps batch-normalisation layer names (a parameter prefix plus ".bn", e.g. "stem.bn",
+	// "cell0.edge3.nor_conv_3x3.bn") to their running statistics.
+	Stats map[string]*Stats
+}
+
+// cellChannels returns the channel count of searchable cell c.
+func (c Config) cellChannels(cell int) int { return c.C << (cell / c.N) }
+
+// New returns a supernet with weights initialised by init from seed. Parameters are drawn in sorted
+// name order, so the result depends only on cfg, dt, init and seed.
+func New(cfg Config, dt tensor.Dtype, init Init, seed uint64) (*Net, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if dt != tensor.Float32 && dt != tensor.Float64 {
+		return nil, fmt.Errorf("net dtype %v, want float32 or float64", dt)
+	}
+	n := &Net{Config: cfg, Dtype: dt, Params: map[string]*tensor.Dense{}, Stats: map[string]*Stats{}}
+	shapes := map[string][]int{}
+	bn := func(name string, c int, affine bool) {
+		n.Stats[name] = NewStats(c)
+		if affine {
+			shapes[name+".weight"] = []int{c}
+			shapes[name+".bias"] = []int{c}
+		}
+	}
+	C := cfg.C
+	shapes["stem.conv"] = []int{C, cfg.InC, 3, 3}
+	bn("stem.bn", C, true)
+	for cell := 0; cell < 3*cfg.N; cell++ {
+		c := cfg.cellChannels(cell)
+		for e := 0; e < Edges; e++ {
+			for _, op := range []int{OpConv1x1, OpConv3x3} {
+				k := 1
+				if op == OpConv3x3 {
+					k = 3
+				}
+				p := fmt.Sprintf("cell%d.edge%d.%s", cell, e, Ops[op])
+				shapes[p+".conv"] = []int{c, c, k, k}
+				bn(p+".bn", c, false)
+			}
+		}
+	}
+	for r := 1; r <= 2; r++ {
+		in, out := C<<(r-1), C<<r
+		p := fmt.Sprintf("reduce%d", r)
+		shapes[p+".conv_a"] = []int{out, in, 3, 3}
+		bn(p+".bn_a", out, true)
+		shapes[p+".conv_b"] = []int{out, out, 3, 3}
+		bn(p+".bn_b", out, true)
+		shapes[p+".shortcut"] = []int{out, in, 1, 1}
+	}
+	bn("lastact.bn", 4*C, true)
+	shapes["classifier.weight"] = []int{cfg.Classes, 4 * C}
+	shapes["classifier.bias"] = []int{cfg.Classes}
+
+	names := make([]string, 0, len(shapes))
+	for name := range shapes {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	rng := newRand(seed, streamInit)
+	for _, name := range names {
+		v := initValues(init, name, shapes[name], rng)
+		n.Params[name] = newParam(dt, shapes[name], v)
+	}
+	return n, nil
+}
+
+func newParam(dt tensor.Dtype, shape []int, v []float64) *tensor.Dense {
+	if dt == tensor.Float64 {
+		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))
+	}
+	f := make([]float32, len(v))
+	for i, x := range v {
+		f[i] = float32(x)
+	}
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(f))
+}
+
+// ChildParams returns the names of the parameters that child arch uses, in sorted order: the fixed
+// parameters and the convolutions on its live edges.
+func (n *Net) ChildParams(arch []int) ([]string, error) {
+	live, err := Live(arch)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for name := range n.Params {
+		var cell, e int
+		var op string
+		if k, _ := fmt.Sscanf(name, "cell%d.edge%d.%s", &cell, &e, &op); k == 3 {
+			if !live[e] || op != Ops[arch[e]]+".conv" {
+				continue
+			}
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// Graph is the computation graph of one child on one batch.
+type Graph struct {
+	G *gorgonia.ExprGraph
+	// Logits is the B×Classes output; Loss the mean cross-entropy (nil without labels).
+	Logits, Loss *gorgonia.Node
+	// Params maps the names of the parameters the child uses to their input nodes.
+	Params map[string]*gorgonia.Node
+}
+
+// Graph builds a fresh graph of child arch (the same 6 op codes in every cell) over the shared
+// weights for the batch x (B×InC×H×W, of the net's dtype). With labels it adds the loss. Batch
+// norms run in mode and read and update the running statistics in stats (usually n.Stats; a copy
+// for Re-BN). Edges that do not contribute to the output are left out, so every parameter node
+// reaches the logits; an arch whose output is disconnected is an error.
+func (n *Net) Graph(arch []int, x *tensor.Dense, labels []int, mode BNMode, stats map[string]*Stats) (*Graph, error) {
+	live, err := Live(arch)
+	if err != nil {
+		return nil, err
+	}
+	cfg := n.Config
+	if s := x.Shape(); s.Dims() != 4 || s[1] != cfg.InC || s[2] != cfg.H || s[3] != cfg.W {
+		return nil, fmt.Errorf("input shape %v, want [B %d %d %d]", s, cfg.InC, cfg.H, cfg.W)
+	}
+	b := &builder{net: n, stats: stats, mode: mode, g: gorgonia.NewGraph(), params: map[string]*gorgonia.Node{}}
+	in := gorgonia.NewTensor(b.g, n.Dtype, 4, gorgonia.WithShape(x.Shape()...), gorgonia.WithName("input"), gorgonia.WithValue(x))
+
+	h := b.bn(b.conv(in, "stem.conv", 1, 1), "stem.bn", true)
+	cell := 0
+	for stage := 0; stage < 3; stage++ {
+		if stage > 0 {
+			h = b.reduce(h, fmt.Sprintf("reduce%d", stage))
+		}
+		for i := 0; i < cfg.N; i++ {
+			h = b.cell(h, cell, arch, live)
+			cell++
+		}
+	}
+	h = b.relu(b.bn(h, "lastact.bn", true))
+	h = b.must(GlobalAvgPool(h))
+	w := b.param("classifier.weight")
+	h = b.must(gorgonia.Mul(h, b.must(gorgonia.Transpose(w))))
+	logits := b.must(gorgonia.BroadcastAdd(h, b.param("classifier.bias"), nil, []byte{0}))
+	if b.err != nil {
+		return nil, fmt.Errorf("build graph of %v: %w", arch, b.err)
+	}
+	gr := &Graph{G: b.g, Logits: logits, Params: b.params}
+	if labels != nil {
+		if gr.Loss, err = CrossEntropy(logits, labels); err != nil {
+			return nil, err
+		}
+	}
+	return gr, nil
+}
+
+// builder adds layers to a graph, keeping the first error.
+type builder struct {
+	net    *Net
+	stats  map[string]*Stats
+	mode   BNMode
+	g      *gorgonia.ExprGraph
+	params map[string]*gorgonia.Node
+	err    error
+}
+
+func (b *builder) must(n *gorgonia.Node, err error) *gorgonia.Node {
+	if err != nil && b.err == nil {
+		b.err = err
+	}
+	return n
+}
+
+func (b *builder) param(name string) *gorgonia.Node {
+	if p, ok := b.params[name]; ok {
+		return p
+	}
+	t := b.net.Params[name]
+	if t == nil {
+		panic("nn: missing parameter " + name) // the builder only asks for names New created
+	}
+	p := gorgonia.NewTensor(b.g, b.net.Dtype, t.Dims(), gorgonia.WithShape(t.Shape()...), gorgonia.WithName(name), gorgonia.WithValue(t))
+	b.params[name] = p
+	return p
+}
+
+func (b *builder) conv(x *gorgonia.Node, name string, stride, pad int) *gorgonia.Node {
+	if b.err != nil {
+		return nil
+	}
+	w := b.param(name)
+	k := w.Shape()[2]
+	return b.must(gorgonia.Conv2d(x, w, tensor.Shape{k, k}, []int{pad, pad}, []int{stride, stride}, nil))
+}
+
+func (b *builder) relu(x *gorgonia.Node) *gorgonia.Node {
+	if b.err != nil {
+		return nil
+	}
+	return b.must(gorgonia.Rectify(x))
+}
+
+func (b *builder) bn(x *gorgonia.Node, name string, affine bool) *gorgonia.Node {
+	if b.err != nil {
+		return nil
+	}
+	st := b.stats[name]
+	if st == nil {
+		b.err = fmt.Errorf("no running statistics for %s", name)
+		return nil
+	}
+	y := b.must(BatchNorm(x, st, b.mode, name))
+	if !affine || b.err != nil {
+		return y
+	}
+	return b.must(ScaleShift(y, b.param(name+".weight"), b.param(name+".bias")))
+}
+
+// reduce is NB201's ResNetBasicblock with stride 2: ReLU-conv3×3/2-BN, ReLU-conv3×3-BN, plus a
+// shortcut of 2×2 average pooling and a 1×1 convolution.
+func (b *builder) reduce(x *gorgonia.Node, p string) *gorgonia.Node {
+	a := b.bn(b.conv(b.relu(x), p+".conv_a", 2, 1), p+".bn_a", true)
+	a = b.bn(b.conv(b.relu(a), p+".conv_b", 1, 1), p+".bn_b", true)
+	if b.err != nil {
+		return nil
+	}
+	sc := b.conv(b.must(AvgPool(x, 2, 2, 0)), p+".shortcut", 1, 0)
+	if b.err != nil {
+		return nil
+	}
+	return b.must(gorgonia.Add(a, sc))
+}
+
+// cell builds searchable cell c: node j is the sum of op_e(node i) over its live incoming edges.
+func (b *builder) cell(x *gorgonia.Node, c int, arch []int, live [Edges]bool) *gorgonia.Node {
+	var nodes [4]*gorgonia.Node
+	nodes[0] = x
+	for e := 0; e < Edges && b.err == nil; e++ {
+		if !live[e] {
+			continue
+		}
+		src := nodes[EdgeFrom[e]]
+		var y *gorgonia.Node
+		p := fmt.Sprintf("cell%d.edge%d.%s", c, e, Ops[arch[e]])
+		switch arch[e] {
+		case OpSkip:
+			y = src
+		case OpConv1x1:
+			y = b.bn(b.conv(b.relu(src), p+".conv", 1, 0), p+".bn", false)
+		case OpConv3x3:
+			y = b.bn(b.conv(b.relu(src), p+".conv", 1, 1), p+".bn", false)
+		case OpAvgPool:
+			y = b.must(AvgPool(src, 3, 1, 1))
+		}
+		if b.err != nil {
+			return nil
+		}
+		t := EdgeTo[e]
+		if nodes[t] == nil {
+			nodes[t] = y
+		} else {
+			nodes[t] = b.must(gorgonia.Add(nodes[t], y))
+		}
+	}
+	return nodes[3]
+}
+
+// Set returns the trainable parameters as a param.Set of float32 tensors (copies).
+func (n *Net) Set() param.Set {
+	s := make(param.Set, len(n.Params))
+	for name, t := range n.Params {
+		s[name] = param.Tensor{Shape: append([]int(nil), t.Shape()...), Data: toFloat32(t)}
+	}
+	return s
+}
+
+// Load copies the tensors of s into the parameters of the same name. Every parameter of the net
+// must be present with its shape; names in s that the net lacks are an error.
+func (n *Net) Load(s param.Set) error {
+	for name, t := range n.Params {
+		v, ok := s[name]
+		if !ok {
+			return fmt.Errorf("load weights: parameter %s missing", name)
+		}
+		if !equalShape(v.Shape, t.Shape()) || len(v.Data) != t.Shape().TotalSize() {
+			return fmt.Errorf("load weights: parameter %s has shape %v (%d values), want %v", name, v.Shape, len(v.Data), t.Shape())
+		}
+	}
+	for name := range s {
+		if _, ok := n.Params[name]; !ok {
+			return fmt.Errorf("load weights: unknown parameter %s", name)
+		}
+	}
+	for name, t := range n.Params {
+		fromFloat32(t, s[name].Data)
+	}
+	return nil
+}
+
+func equalShape(a []int, b tensor.Shape) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func toFloat32(t *tensor.Dense) []float32 {
+	switch d := t.Data().(type) {
+	case []float32:
+		return append([]float32(nil), d...)
+	case []float64:
+		f := make([]float32, len(d))
+		for i, v := range d {
+			f[i] = float32(v)
+		}
+		return f
+	}
+	panic(fmt.Sprintf("nn: parameter dtype %v", t.Dtype())) // New only makes float32 and float64
+}
+
+func fromFloat32(t *tensor.Dense, v []float32) {
+	switch d := t.Data().(type) {
+	case []float32:
+		copy(d, v)
+	case []float64:
+		for i, x := range v {
+			d[i] = float64(x)
+		}
+	}
+}
+
+// CloneStats returns a deep copy of stats.
+func CloneStats(stats map[string]*Stats) map[string]*Stats {
+	c := make(map[string]*Stats, len(stats))
+	for k, v := range stats {
+		c[k] = v.Clone()
+	}
+	return c
+}

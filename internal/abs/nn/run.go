@@ -1,0 +1,101 @@
+package nn
+
+import (
+	"fmt"
+	"sort"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Backward runs child arch on the batch (x, labels) in BNTrain mode, updating the running
+// statistics in stats, and returns the mean cross-entropy and the gradient of every parameter the
+// child uses. The graph and its gradient nodes are fresh, so nothing accumulates across calls.
+func (n *Net) Backward(arch []int, x *tensor.Dense, labels []int, stats map[string]*Stats) (float64, map[string]*tensor.Dense, error) {
+	gr, err := n.Graph(arch, x, labels, BNTrain, stats)
+	if err != nil {
+		return 0, nil, err
+	}
+	names := make([]string, 0, len(gr.Params))
+	for name := range gr.Params {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	wrt := make(gorgonia.Nodes, len(names))
+	for i, name := range names {
+		wrt[i] = gr.Params[name]
+	}
+	gnodes, err := gorgonia.Grad(gr.Loss, wrt...)
+	if err != nil {
+		return 0, nil, fmt.Errorf("gradient of %v: %w", arch, err)
+	}
+	m := gorgonia.NewTapeMachine(gr.G)
+	defer m.Close()
+	if err := m.RunAll(); err != nil {
+		return 0, nil, fmt.Errorf("run %v: %w", arch, err)
+	}
+	grads := make(map[string]*tensor.Dense, len(names))
+	for i, name := range names {
+		d, err := dense(gnodes[i].Value())
+		if err != nil {
+			return 0, nil, fmt.Errorf("gradient of %s: %w", name, err)
+		}
+		grads[name] = d.Clone().(*tensor.Dense)
+	}
+	return scalar(gr.Loss.Value()), grads, nil
+}
+
+// Logits runs child arch on the batch x with batch norms in mode (BNEval for inference,
+// BNRecompute to accumulate Re-BN statistics) and returns the B×Classes logits row by row.
+func (n *Net) Logits(arch []int, x *tensor.Dense, mode BNMode, stats map[string]*Stats) ([]float64, error) {
+	gr, err := n.Graph(arch, x, nil, mode, stats)
+	if err != nil {
+		return nil, err
+	}
+	m := gorgonia.NewTapeMachine(gr.G)
+	defer m.Close()
+	if err := m.RunAll(); err != nil {
+		return nil, fmt.Errorf("run %v: %w", arch, err)
+	}
+	d, err := dense(gr.Logits.Value())
+	if err != nil {
+		return nil, fmt.Errorf("logits of %v: %w", arch, err)
+	}
+	switch v := d.Data().(type) {
+	case []float32:
+		out := make([]float64, len(v))
+		for i, x := range v {
+			out[i] = float64(x)
+		}
+		return out, nil
+	case []float64:
+		return append([]float64(nil), v...), nil
+	}
+	return nil, fmt.Errorf("logits of %v have dtype %v", arch, d.Dtype())
+}
+
+// Input converts a batch of images (NCHW float32 values) to a tensor of the net's dtype.
+func (n *Net) Input(images []float32, batch int) (*tensor.Dense, error) {
+	c := n.Config
+	if len(images) != batch*c.InC*c.H*c.W {
+		return nil, fmt.Errorf("batch of %d values, want %d×%d×%d×%d", len(images), batch, c.InC, c.H, c.W)
+	}
+	if n.Dtype == tensor.Float32 {
+		return tensor.New(tensor.WithShape(batch, c.InC, c.H, c.W), tensor.WithBacking(append([]float32(nil), images...))), nil
+	}
+	v := make([]float64, len(images))
+	for i, x := range images {
+		v[i] = float64(x)
+	}
+	return tensor.New(tensor.WithShape(batch, c.InC, c.H, c.W), tensor.WithBacking(v)), nil
+}
+
+func scalar(v gorgonia.Value) float64 {
+	switch x := v.(type) {
+	case *gorgonia.F32:
+		return float64(*x)
+	case *gorgonia.F64:
+		return float64(*x)
+	}
+	panic(fmt.Sprintf("nn: loss value %T is not a scalar", v)) // CrossEntropy returns *F32 or *F64
+}
