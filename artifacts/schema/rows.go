@@ -27,6 +27,11 @@ type Child struct {
 	ID    int64    `parquet:"id" json:"id"`
 	Ops   []string `parquet:"ops" json:"ops"`     // operator name per edge or layer, in edge order
 	FLOPs int64    `parquet:"flops" json:"flops"` // multiply-accumulates of one forward pass, 0 if unknown
+	// ForEdge and ForOp name the operator score the child counts for (Eq. 3): in sampled scoring each
+	// child is drawn for one (edge, op) and counts only there; ForEdge = -1 (and ForOp empty) means
+	// it counts for every op it contains, as in exact scoring.
+	ForEdge int32  `parquet:"for_edge" json:"for_edge"`
+	ForOp   string `parquet:"for_op" json:"for_op"`
 	// Angle is Eq. (2) between the child's base and trained weight vectors, in radians.
 	Angle *float64 `parquet:"angle" json:"angle"`
 	// ValidAcc, ReBNAcc and TestAcc are top-1 accuracies in percent: on the validation split with

@@ -78,9 +78,9 @@ func samples() []sample {
 			{Edge: 5, Op: "mb_k7_e6", Alive: true},
 		}),
 		sampleOf(Children, []Child{
-			{ID: 0, Ops: nb, FLOPs: 86_000_000, Angle: f64(1.2345678901234), ValidAcc: f64(60.5), ReBNAcc: f64(71.25), TestAcc: f64(94.37)},
+			{ID: 0, Ops: nb, FLOPs: 86_000_000, ForEdge: -1, Angle: f64(1.2345678901234), ValidAcc: f64(60.5), ReBNAcc: f64(71.25), TestAcc: f64(94.37)},
 			{ID: 15624, Ops: nb[:0], FLOPs: 0},
-			{ID: 7, Ops: darts, FLOPs: 1 << 40, Angle: f64(0), TestAcc: f64(10)},
+			{ID: 7, Ops: darts, FLOPs: 1 << 40, ForEdge: 27, ForOp: "sep_conv_3x3", Angle: f64(0), TestAcc: f64(10)},
 		}),
 		sampleOf(Scores, []OpScore{
 			{Edge: 0, Op: "none", Score: 0.25, Samples: 1000, Rank: 5, Dropped: true},
