@@ -106,9 +106,9 @@ func checkResult(t *testing.T, sp space.Space, s space.Shrunk, m score.Metric, r
 	}
 }
 
-// shrunk is a shrunk NB201 space with 2·2·2·3·2·1 = 48 children, some disconnected (edge 3 may be
-// none, and edges 1 and 4 may be none too).
-var shrunk = space.Shrunk{Allowed: [][]int{{1, 3}, {0, 2}, {2, 4}, {0, 3, 4}, {0, 1}, {3}}}
+// shrunk is a shrunk NB201 space with 2·2·2·3·2·2 = 96 children; those with none on edge 3 and on
+// edge 5, say, are disconnected (TestExhaustive logs how many are valid).
+var shrunk = space.Shrunk{Allowed: [][]int{{0, 3}, {0, 2}, {2, 4}, {0, 3, 4}, {0, 1}, {0, 3}}}
 
 func TestExhaustive(t *testing.T) {
 	tab := table(t)
@@ -282,7 +282,7 @@ func TestRandomLargeSpace(t *testing.T) {
 	}
 }
 
-// parents checks that every mutant (Iteration > 0) differs from some earlier candidate at
+// checkLineage checks that every mutant (Iteration > 0) differs from some earlier candidate at
 // 1..maxDiff choice points, that iterations start with Population zeros and then increase.
 func checkLineage(t *testing.T, r search.Result, pop, maxDiff int) {
 	t.Helper()
@@ -348,7 +348,7 @@ func TestEvolution(t *testing.T) {
 	}
 }
 
-// TestCache: on a space of 48 children (fewer valid) with 300 cycles, mutants repeat; every child
+// TestCache: on a space of 96 children (fewer valid) with 300 cycles, mutants repeat; every child
 // still reaches the metric once, and every cycle is either an evaluation or a cache hit.
 func TestCache(t *testing.T) {
 	sp := space.NB201{}
@@ -484,5 +484,42 @@ func TestParseAlgorithm(t *testing.T) {
 	}
 	if _, err := search.ParseAlgorithm("Random"); err == nil {
 		t.Error("ParseAlgorithm(Random) succeeded")
+	}
+}
+
+func diff(a, b space.Child) int {
+	d := 0
+	for k := range a {
+		if a[k] != b[k] {
+			d++
+		}
+	}
+	return d
+}
+
+// TestAging: with a population of one, each cycle mutates the only member and the mutant replaces
+// it (the oldest is removed), so the search is a random walk: the mutants of consecutive cycles
+// differ at exactly one edge and the walk moves away from its start. Were the newest removed
+// instead, every mutant would be one edge from the initial child.
+func TestAging(t *testing.T) {
+	sp := space.NB201{}
+	cfg := search.Config{Algorithm: search.Evolution, MaxEvals: 60, Population: 1, SampleSize: 1, Cycles: 60, Seed: 6}
+	r, err := search.Run(context.Background(), sp, sp.Full(), score.Random{}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	far, steps := 0, 0
+	for i := 2; i < len(r.Candidates); i++ {
+		a, b := r.Candidates[i-1], r.Candidates[i]
+		if b.Iteration == a.Iteration+1 {
+			steps++
+			if d := diff(a.Child, b.Child); d != 1 {
+				t.Errorf("mutants of cycles %d and %d differ at %d edges, want 1", a.Iteration, b.Iteration, d)
+			}
+		}
+		far = max(far, diff(r.Candidates[0].Child, b.Child))
+	}
+	if steps < 30 || far < 3 {
+		t.Errorf("%d consecutive steps checked, farthest mutant %d edges from the start; want ≥ 30 and ≥ 3", steps, far)
 	}
 }
