@@ -160,6 +160,9 @@ func (t *Table) Entries() []Entry { return t.entries }
 
 // Lookup returns the row of child c, and whether the table has it.
 func (t *Table) Lookup(c space.Child) (Entry, bool) {
+	if t == nil {
+		return Entry{}, false
+	}
 	i, ok := t.byKey[key(c)]
 	if !ok {
 		return Entry{}, false
@@ -169,6 +172,9 @@ func (t *Table) Lookup(c space.Child) (Entry, bool) {
 
 // Accuracy returns the test accuracy of c on d in percent.
 func (t *Table) Accuracy(c space.Child, d Dataset) (float64, error) {
+	if t == nil {
+		return 0, errors.New("nb201 accuracy: no table")
+	}
 	col := d.column()
 	if col < 0 {
 		return 0, fmt.Errorf("nb201 accuracy: unknown data set %q", d)

@@ -41,6 +41,9 @@ func TestReadSmall(t *testing.T) {
 	if _, err := (Oracle{Table: tab, Dataset: CIFAR10}).Child(space.Child{0, 0, 0, 0, 0, 0}); err == nil {
 		t.Error("oracle of a child missing from the table succeeded")
 	}
+	if _, err := (Oracle{Dataset: CIFAR10}).Child(c); err == nil {
+		t.Error("oracle without a table succeeded")
+	}
 	if _, err := (Oracle{Table: tab, Dataset: "svhn"}).Child(c); err == nil {
 		t.Error("oracle on an unknown data set succeeded")
 	}
