@@ -82,14 +82,14 @@ type Candidate struct {
 	Accuracy *float64 `parquet:"accuracy" json:"accuracy"`
 }
 
-// Epoch holds the training metrics of one epoch. Accuracies are top-1 in percent; validation
-// metrics are nil for epochs that were not validated.
+// Epoch holds the training metrics of one epoch. Accuracies are top-1 in percent; an accuracy or
+// validation loss is nil where it was not measured (a supernet has no single training accuracy).
 type Epoch struct {
 	Epoch     int32    `parquet:"epoch" json:"epoch"`
 	Steps     int64    `parquet:"steps" json:"steps"` // optimizer steps so far
 	LR        float64  `parquet:"lr" json:"lr"`
 	TrainLoss float64  `parquet:"train_loss" json:"train_loss"`
-	TrainAcc  float64  `parquet:"train_acc" json:"train_acc"`
+	TrainAcc  *float64 `parquet:"train_acc" json:"train_acc"`
 	ValidLoss *float64 `parquet:"valid_loss" json:"valid_loss"`
 	ValidAcc  *float64 `parquet:"valid_acc" json:"valid_acc"`
 	Seconds   float64  `parquet:"seconds" json:"seconds"` // wall time of the epoch

@@ -98,8 +98,8 @@ func samples() []sample {
 			{Round: 3, ID: 99, Ops: darts, FLOPs: 2000, Fitness: -2},
 		}),
 		sampleOf(Metrics, []Epoch{
-			{Epoch: 0, Steps: 390, LR: 0.025, TrainLoss: 2.1, TrainAcc: 21.5, Seconds: 12.5},
-			{Epoch: 1, Steps: 780, LR: 0.001, TrainLoss: 1.7, TrainAcc: 35, ValidLoss: f64(1.8), ValidAcc: f64(33.3), Seconds: 12},
+			{Epoch: 0, Steps: 390, LR: 0.025, TrainLoss: 2.1, TrainAcc: f64(21.5), Seconds: 12.5},
+			{Epoch: 1, Steps: 780, LR: 0.001, TrainLoss: 1.7, TrainAcc: f64(35), ValidLoss: f64(1.8), ValidAcc: f64(33.3), Seconds: 12},
 		}),
 	}
 }

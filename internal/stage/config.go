@@ -1,0 +1,165 @@
+package stage
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/abs-nas/abs/internal/abs/data"
+	"github.com/abs-nas/abs/internal/abs/nn"
+	"github.com/abs-nas/abs/internal/abs/train"
+)
+
+// Config holds the settings of the network, the data and the training that every step of a run
+// shares, given to each step as -config JSON. Fields left out keep DefaultConfig's values, so a run
+// is described by the few settings it changes; each artifact records the full configuration.
+type Config struct {
+	Space string `json:"space"` // search space: nb201
+	Width int    `json:"width"` // channels C of the first stage (NB201 official: 16)
+	Cells int    `json:"cells"` // cells N per stage (NB201 official: 5)
+
+	DataDir string `json:"data_dir"` // data set folder; empty means the data set's default
+	Train   int    `json:"train"`    // training images drawn from the training split (0 = all)
+	Valid   int    `json:"valid"`    // validation images, disjoint from the training ones
+	Test    int    `json:"test"`     // test images for the retrained model (0 = the whole test split)
+
+	Batch       int     `json:"batch"`
+	LR          float64 `json:"lr"`     // initial learning rate of the cosine schedule
+	LRMin       float64 `json:"lr_min"` // final learning rate
+	Momentum    float64 `json:"momentum"`
+	WeightDecay float64 `json:"weight_decay"`
+	Init        string  `json:"init"`     // kaiming-normal, xavier-uniform or orthogonal
+	Sampling    string  `json:"sampling"` // single-path sampling of the supernet: uniform or fair
+
+	Metric        string `json:"metric"`          // operator score metric: angle, accuracy or random
+	PerOp         int    `json:"children_per_op"` // children per operator in sampled scoring
+	ExactLimit    int64  `json:"exact_limit"`     // score every child when the space has at most this many
+	MaxFLOPs      int64  `json:"max_flops"`       // children over this many multiply-adds are not scored (0 = no bound)
+	ReBN          int    `json:"rebn_batches"`    // training batches over which BN statistics are recomputed
+	Search        string `json:"search"`          // exhaustive, random or evolution
+	SearchBudget  int    `json:"search_budget"`   // children the search may evaluate
+	RetrainEpochs int    `json:"retrain_epochs"`
+}
+
+// DefaultConfig returns the settings of the small default run: a C=8, N=1 NB201 supernet on 2000
+// Fashion-MNIST images, the authors' optimiser settings, angle scores over the whole space.
+func DefaultConfig() Config {
+	o := train.Defaults(1, 0)
+	return Config{
+		Space: "nb201", Width: 8, Cells: 1,
+		Train: 2000, Valid: 500, Test: 2000,
+		Batch: o.Batch, LR: o.LR, LRMin: o.LRMin, Momentum: o.Momentum, WeightDecay: o.WeightDecay,
+		Init: "kaiming-normal", Sampling: "uniform",
+		Metric: "angle", PerOp: 1000, ExactLimit: 20000, ReBN: 4,
+		Search: "exhaustive", SearchBudget: 200, RetrainEpochs: 2,
+	}
+}
+
+// Validate reports the first setting out of range, naming it.
+func (c Config) Validate() error {
+	var errs []error
+	check := func(ok bool, field, want string, got any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s = %v: want %s", field, got, want))
+		}
+	}
+	check(c.Space == "nb201", "space", "nb201", c.Space)
+	check(c.Width > 0, "width", "> 0", c.Width)
+	check(c.Cells > 0, "cells", "> 0", c.Cells)
+	check(c.Train >= 0, "train", ">= 0", c.Train)
+	check(c.Valid > 0, "valid", "> 0", c.Valid)
+	check(c.Test >= 0, "test", ">= 0", c.Test)
+	check(c.Batch > 0, "batch", "> 0", c.Batch)
+	check(c.LR > 0 && c.LRMin >= 0 && c.LRMin <= c.LR, "lr, lr_min", "0 <= lr_min <= lr, lr > 0", [2]float64{c.LR, c.LRMin})
+	check(c.Momentum >= 0 && c.Momentum < 1, "momentum", "in [0,1)", c.Momentum)
+	check(c.WeightDecay >= 0, "weight_decay", ">= 0", c.WeightDecay)
+	_, err := nn.ParseInit(c.Init)
+	check(err == nil, "init", "kaiming-normal, xavier-uniform or orthogonal", c.Init)
+	check(c.Sampling == "uniform" || c.Sampling == "fair", "sampling", "uniform or fair", c.Sampling)
+	check(c.Metric == "angle" || c.Metric == "accuracy" || c.Metric == "random", "metric", "angle, accuracy or random", c.Metric)
+	check(c.PerOp > 0, "children_per_op", "> 0", c.PerOp)
+	check(c.ExactLimit >= 0, "exact_limit", ">= 0", c.ExactLimit)
+	check(c.MaxFLOPs >= 0, "max_flops", ">= 0", c.MaxFLOPs)
+	check(c.ReBN >= 0, "rebn_batches", ">= 0", c.ReBN)
+	check(c.Search == "exhaustive" || c.Search == "random" || c.Search == "evolution", "search", "exhaustive, random or evolution", c.Search)
+	check(c.SearchBudget > 0, "search_budget", "> 0", c.SearchBudget)
+	check(c.RetrainEpochs > 0, "retrain_epochs", "> 0", c.RetrainEpochs)
+	return errors.Join(errs...)
+}
+
+// options returns the SGD settings for a run of steps steps.
+func (c Config) options(steps int, seed uint64) train.Options {
+	o := train.Defaults(steps, seed)
+	o.Batch, o.LR, o.LRMin, o.Momentum, o.WeightDecay = c.Batch, c.LR, c.LRMin, c.Momentum, c.WeightDecay
+	o.Init, _ = nn.ParseInit(c.Init)
+	return o
+}
+
+// net returns the shape of the NB201 network for images like set's.
+func (c Config) net(set *data.Set) nn.Config {
+	return nn.Config{C: c.Width, N: c.Cells, InC: set.C, H: set.H, W: set.W, Classes: set.Classes}
+}
+
+// steps returns the number of SGD steps of epochs passes over n images.
+func (c Config) steps(epochs, n int) int {
+	return epochs * int(math.Ceil(float64(n)/float64(c.Batch)))
+}
+
+// splits holds the data of a run: training and validation images drawn from the training split,
+// and the test images, normalised with the training images' channel statistics.
+type splits struct {
+	train, valid, test *data.Set
+}
+
+// loadData reads the named data set and draws the run's splits, deterministically by seed.
+func (c Config) loadData(dataset string, seed uint64, withTest bool) (*splits, error) {
+	var full, test *data.Set
+	var err error
+	switch dataset {
+	case "fashion-mnist":
+		dir := c.DataDir
+		if dir == "" {
+			dir = data.FashionMNISTDir
+		}
+		if full, err = data.FashionMNIST(dir, "train"); err == nil && withTest {
+			test, err = data.FashionMNIST(dir, "test")
+		}
+	case "cifar10":
+		if c.DataDir == "" {
+			return nil, fmt.Errorf("data set cifar10: set data_dir in -config to the folder of data_batch_1.bin … test_batch.bin")
+		}
+		var paths []string
+		for i := 1; i <= 5; i++ {
+			paths = append(paths, fmt.Sprintf("%s/data_batch_%d.bin", c.DataDir, i))
+		}
+		if full, err = data.LoadCIFAR10(paths...); err == nil && withTest {
+			test, err = data.LoadCIFAR10(c.DataDir + "/test_batch.bin")
+		}
+	default:
+		return nil, fmt.Errorf("data set %q: want fashion-mnist or cifar10", dataset)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", dataset, err)
+	}
+	n := c.Train + c.Valid
+	if c.Train == 0 || n > full.N {
+		n = full.N
+	}
+	if c.Valid >= n {
+		return nil, fmt.Errorf("valid = %d: the %s training split has only %d images", c.Valid, dataset, full.N)
+	}
+	drawn := full.Sample(n, int64(seed))
+	tr, va := drawn.Split(float64(c.Valid)/float64(n), int64(seed))
+	mean, std := tr.ChannelStats()
+	tr.Normalize(mean, std)
+	va.Normalize(mean, std)
+	s := &splits{train: tr, valid: va}
+	if withTest {
+		if c.Test > 0 && c.Test < test.N {
+			test = test.Sample(c.Test, int64(seed))
+		}
+		test.Normalize(mean, std)
+		s.test = test
+	}
+	return s, nil
+}
