@@ -158,6 +158,60 @@ func TestManifestsAreConsistent(t *testing.T) {
 	}
 }
 
+// TestPipelinesUseTheseObjects checks that the Argo pipelines in ../pipelines refer only to
+// keys of the Secret here and run as the ServiceAccount here.
+func TestPipelinesUseTheseObjects(t *testing.T) {
+	files, err := filepath.Glob("../pipelines/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Skip("no pipelines/*.yaml in this tree")
+	}
+	keys := find[*corev1.Secret](load(t), secretName).StringData
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc any
+		if err := yaml.Unmarshal(b, &doc); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		refs := 0
+		walk(doc, func(m map[string]any) {
+			if ref, ok := m["secretKeyRef"].(map[string]any); ok {
+				refs++
+				name, key := ref["name"], ref["key"]
+				if _, ok := keys[fmt.Sprint(key)]; name != secretName || !ok {
+					t.Errorf("%s: secretKeyRef %v/%v, want a key of Secret %s", f, name, key, secretName)
+				}
+			}
+			if sa, ok := m["serviceAccountName"]; ok && sa != serviceAccount {
+				t.Errorf("%s: serviceAccountName %v, want %s", f, sa, serviceAccount)
+			}
+		})
+		if refs == 0 {
+			t.Errorf("%s reads nothing from Secret %s; its steps cannot reach the store", f, secretName)
+		}
+	}
+}
+
+// walk calls fn on every map in v, depth first.
+func walk(v any, fn func(map[string]any)) {
+	switch v := v.(type) {
+	case map[string]any:
+		fn(v)
+		for _, e := range v {
+			walk(e, fn)
+		}
+	case []any:
+		for _, e := range v {
+			walk(e, fn)
+		}
+	}
+}
+
 // TestProblemsAreCaught breaks one relation at a time and checks that problems reports it.
 func TestProblemsAreCaught(t *testing.T) {
 	for _, tc := range []struct {
