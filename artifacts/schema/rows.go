@@ -92,6 +92,7 @@ type Epoch struct {
 	TrainAcc  *float64 `parquet:"train_acc" json:"train_acc"`
 	ValidLoss *float64 `parquet:"valid_loss" json:"valid_loss"`
 	ValidAcc  *float64 `parquet:"valid_acc" json:"valid_acc"`
+	TestAcc   *float64 `parquet:"test_acc" json:"test_acc"`
 	Seconds   float64  `parquet:"seconds" json:"seconds"` // wall time of the epoch
 }
 

@@ -99,7 +99,7 @@ func samples() []sample {
 		}),
 		sampleOf(Metrics, []Epoch{
 			{Epoch: 0, Steps: 390, LR: 0.025, TrainLoss: 2.1, TrainAcc: f64(21.5), Seconds: 12.5},
-			{Epoch: 1, Steps: 780, LR: 0.001, TrainLoss: 1.7, TrainAcc: f64(35), ValidLoss: f64(1.8), ValidAcc: f64(33.3), Seconds: 12},
+			{Epoch: 1, Steps: 780, LR: 0.001, TrainLoss: 1.7, TrainAcc: f64(35), ValidLoss: f64(1.8), ValidAcc: f64(33.3), TestAcc: f64(32.5), Seconds: 12},
 		}),
 	}
 }

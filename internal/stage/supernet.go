@@ -1,0 +1,248 @@
+package stage
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"time"
+
+	"github.com/abs-nas/abs/artifacts/schema"
+	"github.com/abs-nas/abs/internal/abs/nn"
+	"github.com/abs-nas/abs/internal/abs/param"
+	"github.com/abs-nas/abs/internal/abs/shrink"
+	"github.com/abs-nas/abs/internal/abs/space"
+	"github.com/abs-nas/abs/internal/abs/train"
+	"github.com/abs-nas/abs/internal/step"
+)
+
+// TrainSupernet is the train-supernet step: it trains the supernet of stage -stage on the space the
+// previous stage left, with single-path sampling, and writes the stage's base weights, the trained
+// supernet (a checkpoint) and the training metrics. Stage 0 starts from freshly initialised
+// weights, which are also its base weights; stage N continues from stage N-1's supernet with a new
+// cosine schedule, and keeps stage N-1's base weights unless that stage crossed the reset limit of
+// Algorithm 2 (more than 50 ops removed), in which case the base is reset to the current weights.
+func TrainSupernet(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("train-supernet", flag.ContinueOnError)
+	var c step.Common
+	c.Register(fs)
+	stage := fs.Int("stage", 0, "shrinking stage `N` (0 = the first, on the whole space)")
+	epochs := fs.Int("epochs", 1, "training epochs of this stage")
+	dataset := fs.String("dataset", "fashion-mnist", "training data set: fashion-mnist or cifar10")
+	usage(fs, "train-supernet", "Trains the supernet of one shrinking stage with single-path sampling.")
+	if err := step.Parse(fs, args); err != nil {
+		return err
+	}
+	if *stage < 0 || *epochs < 1 {
+		return fmt.Errorf("-stage %d -epochs %d: want stage >= 0 and epochs >= 1", *stage, *epochs)
+	}
+	j, err := newJob(ctx, "train-supernet", c, map[string]any{"stage": *stage, "epochs": *epochs, "dataset": *dataset})
+	if err != nil {
+		return err
+	}
+	sp, err := spaceOf(j.cfg.Space)
+	if err != nil {
+		return err
+	}
+	shrunk, err := j.readSpace(ctx, sp, *stage)
+	if err != nil {
+		return err
+	}
+	var prev, base param.Set
+	if *stage > 0 {
+		if prev, base, err = j.previousWeights(ctx, sp, *stage); err != nil {
+			return err
+		}
+	}
+	out := []string{baseKey(*stage), supernetKey(*stage), metricsKey(*stage)}
+	if j.upToDate(ctx, out...) {
+		return nil
+	}
+
+	d, err := j.cfg.loadData(*dataset, c.Seed, false)
+	if err != nil {
+		return err
+	}
+	seed := derive(c.Seed, "train-supernet", *stage)
+	sampler, err := j.sampler(sp, shrunk, seed)
+	if err != nil {
+		return err
+	}
+	total := j.cfg.steps(*epochs, d.train.N)
+	opts := j.cfg.options(total, seed)
+	net := j.cfg.net(d.train)
+	var t *train.Trainer
+	if prev == nil {
+		t, err = train.NewTrainer(net, d.train, sampler, opts)
+		base = t.Net.Set()
+	} else {
+		t, err = train.Resume(train.Checkpoint{Weights: prev}, net, d.train, sampler, opts)
+	}
+	if err != nil {
+		return fmt.Errorf("stage %d: %w", *stage, err)
+	}
+	j.log.Info("training supernet", "stage", *stage, "space_size", sp.Size(shrunk).String(),
+		"images", d.train.N, "epochs", *epochs, "steps", total, "width", j.cfg.Width, "cells", j.cfg.Cells)
+
+	perEpoch := total / *epochs
+	probe := probeChildren(sp, shrunk, derive(c.Seed, "probe", *stage), 3)
+	prog := step.NewProgress(fmt.Sprintf("stage %d supernet", *stage), total)
+	var epochsRows []schema.Epoch
+	for e := 0; e < *epochs; e++ {
+		start := time.Now()
+		var losses []float64
+		for t.State.Step < (e+1)*perEpoch {
+			n := min(t.State.Step+10, (e+1)*perEpoch)
+			ls, err := t.Run(ctx, n)
+			if err != nil {
+				return fmt.Errorf("stage %d epoch %d: %w", *stage, e, err)
+			}
+			losses = append(losses, ls...)
+			prog.Add(len(ls))
+		}
+		accs, err := train.Evaluate(ctx, t.Net, probe, d.train, d.valid, train.EvalOptions{Batch: j.cfg.Batch, ReBN: j.cfg.ReBN, Seed: seed, Workers: 1})
+		if err != nil {
+			return fmt.Errorf("stage %d epoch %d: validate: %w", *stage, e, err)
+		}
+		va := 100 * mean(accs)
+		row := schema.Epoch{Epoch: int32(e), Steps: int64(t.State.Step), LR: lrAt(opts, t.State.Step),
+			TrainLoss: mean(losses), ValidAcc: &va, Seconds: time.Since(start).Seconds()}
+		epochsRows = append(epochsRows, row)
+		j.log.Info("epoch", "stage", *stage, "epoch", e, "train_loss", row.TrainLoss, "valid_acc_probe_children", va, "seconds", row.Seconds)
+	}
+	prog.Done()
+
+	meta := j.meta()
+	ck := t.Checkpoint()
+	baseObj, err := schema.Weights.Put(ctx, j.st, baseKey(*stage), meta, schema.WeightsOf(base))
+	if err != nil {
+		return err
+	}
+	superObj, err := schema.Weights.Put(ctx, j.st, supernetKey(*stage), meta, schema.WeightsOf(ck.Weights))
+	if err != nil {
+		return err
+	}
+	metricsObj, err := schema.Metrics.Put(ctx, j.st, metricsKey(*stage), meta, epochsRows)
+	if err != nil {
+		return err
+	}
+	return j.record(ctx, baseObj, superObj, metricsObj)
+}
+
+// previousWeights reads stage-1's supernet (to continue from) and the base weights stage uses.
+func (j *job) previousWeights(ctx context.Context, sp space.Space, stage int) (prev, base param.Set, err error) {
+	rows, obj, err := schema.Weights.Get(ctx, j.st, supernetKey(stage-1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read supernet of stage %d: %w", stage-1, err)
+	}
+	j.input(obj)
+	if prev, err = schema.SetOf(rows); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", obj.URL, err)
+	}
+	reset, err := j.resetAfter(ctx, sp, stage-1)
+	if err != nil {
+		return nil, nil, err
+	}
+	if reset {
+		j.log.Info("resetting the base weights to the current weights", "after_stage", stage-1, "rule", fmt.Sprintf("more than %d ops removed", shrink.DefaultResetAfter))
+		return prev, params(prev), nil
+	}
+	rows, obj, err = schema.Weights.Get(ctx, j.st, baseKey(stage-1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read base weights of stage %d: %w", stage-1, err)
+	}
+	j.input(obj)
+	if base, err = schema.SetOf(rows); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", obj.URL, err)
+	}
+	return prev, base, nil
+}
+
+// resetAfter reports whether stage was the one whose pruning first took the number of removed ops
+// over shrink.DefaultResetAfter (Algorithm 2's one-time reset of the base weights).
+func (j *job) resetAfter(ctx context.Context, sp space.Space, stage int) (bool, error) {
+	removed := func(s space.Shrunk) int { return sp.Full().NumOps() - s.NumOps() }
+	after, err := j.readSpace(ctx, sp, stage+1)
+	if err != nil {
+		return false, err
+	}
+	before, err := j.readSpace(ctx, sp, stage)
+	if err != nil {
+		return false, err
+	}
+	return removed(after) > shrink.DefaultResetAfter && removed(before) <= shrink.DefaultResetAfter, nil
+}
+
+// params returns the trainable parameters of a checkpoint (without momentum and BN statistics).
+func params(ck param.Set) param.Set {
+	p := param.Set{}
+	for name, t := range ck {
+		if !strings.HasPrefix(name, "momentum.") && !strings.HasPrefix(name, "buffer.") {
+			p[name] = t
+		}
+	}
+	return p
+}
+
+// sampler returns the single-path sampler the configuration names.
+func (j *job) sampler(sp space.Space, s space.Shrunk, seed uint64) (train.Sampler, error) {
+	var smp space.Sampler
+	var err error
+	switch j.cfg.Sampling {
+	case "fair":
+		smp, err = space.NewFair(sp, s, seed)
+	default:
+		smp, err = space.NewUniform(sp, s, seed)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return func() []int { return smp.Next() }, nil
+}
+
+// probeChildren draws n connected children of s whose mean validation accuracy (with Re-BN) is
+// reported per epoch as a sign of the supernet's progress.
+func probeChildren(sp space.Space, s space.Shrunk, seed uint64, n int) [][]int {
+	u, err := space.NewUniform(sp, s, seed)
+	if err != nil {
+		return nil
+	}
+	out := make([][]int, n)
+	for i := range out {
+		out[i] = u.Next()
+	}
+	return out
+}
+
+// derive returns a seed for one purpose and stage of a run, so that stages and steps draw
+// independent random streams from the run's one -seed.
+func derive(seed uint64, purpose string, stage int) uint64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d/%s/%d", seed, purpose, stage)
+	return h.Sum64()
+}
+
+func mean(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := 0.0
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
+}
+
+// lrAt is the learning rate of the cosine schedule after step steps.
+func lrAt(o train.Options, step int) float64 { return nn.Cosine(o.LR, o.LRMin, step, o.Steps) }
+
+// usage sets a step's -h text.
+func usage(fs *flag.FlagSet, name, what string) {
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: %s -run URL [flags]\n\n%s\n\nFlags:\n", name, what)
+		fs.PrintDefaults()
+	}
+}
+
+
