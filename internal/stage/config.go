@@ -28,7 +28,7 @@ type Config struct {
 	LRMin       float64 `json:"lr_min"` // final learning rate
 	Momentum    float64 `json:"momentum"`
 	WeightDecay float64 `json:"weight_decay"`
-	Init        string  `json:"init"`     // kaiming-normal, xavier-uniform or orthogonal
+	Init        string  `json:"init"`     // kaiming (normal), xavier (uniform) or orthogonal
 	Sampling    string  `json:"sampling"` // single-path sampling of the supernet: uniform or fair
 
 	Metric        string `json:"metric"`          // operator score metric: angle, accuracy or random
@@ -49,7 +49,7 @@ func DefaultConfig() Config {
 		Space: "nb201", Width: 8, Cells: 1,
 		Train: 2000, Valid: 500, Test: 2000,
 		Batch: o.Batch, LR: o.LR, LRMin: o.LRMin, Momentum: o.Momentum, WeightDecay: o.WeightDecay,
-		Init: "kaiming-normal", Sampling: "uniform",
+		Init: "kaiming", Sampling: "uniform",
 		Metric: "angle", PerOp: 1000, ExactLimit: 20000, ReBN: 4,
 		Search: "exhaustive", SearchBudget: 200, RetrainEpochs: 2,
 	}
@@ -74,7 +74,7 @@ func (c Config) Validate() error {
 	check(c.Momentum >= 0 && c.Momentum < 1, "momentum", "in [0,1)", c.Momentum)
 	check(c.WeightDecay >= 0, "weight_decay", ">= 0", c.WeightDecay)
 	_, err := nn.ParseInit(c.Init)
-	check(err == nil, "init", "kaiming-normal, xavier-uniform or orthogonal", c.Init)
+	check(err == nil, "init", "kaiming (normal), xavier (uniform) or orthogonal", c.Init)
 	check(c.Sampling == "uniform" || c.Sampling == "fair", "sampling", "uniform or fair", c.Sampling)
 	check(c.Metric == "angle" || c.Metric == "accuracy" || c.Metric == "random", "metric", "angle, accuracy or random", c.Metric)
 	check(c.PerOp > 0, "children_per_op", "> 0", c.PerOp)

@@ -1,0 +1,259 @@
+package stage
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"github.com/abs-nas/abs/artifacts/schema"
+	"github.com/abs-nas/abs/internal/abs/angle"
+	"github.com/abs-nas/abs/internal/abs/param"
+	"github.com/abs-nas/abs/internal/abs/score"
+	"github.com/abs-nas/abs/internal/abs/space"
+	"github.com/abs-nas/abs/internal/abs/train"
+	"github.com/abs-nas/abs/internal/step"
+)
+
+// SampleChildren is the sample-children step: it draws the children that score the operators of
+// stage -stage — every child of the space when it has at most exact_limit of them, else
+// children_per_op children per operator, each used once (Eq. 3) — and measures each one's angle
+// between the stage's base and trained weights (Algorithm 1, Eq. 2). With metric "accuracy" it also
+// measures each child's validation accuracy with the supernet's weights, with and without Re-BN.
+func SampleChildren(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("sample-children", flag.ContinueOnError)
+	var c step.Common
+	c.Register(fs)
+	stage := fs.Int("stage", 0, "shrinking stage `N`")
+	dataset := fs.String("dataset", "fashion-mnist", "data set of the supernet (for FLOPs, and for accuracies with metric accuracy)")
+	usage(fs, "sample-children", "Draws the children that score the operators of one stage and measures their angle.")
+	if err := step.Parse(fs, args); err != nil {
+		return err
+	}
+	j, err := newJob(ctx, "sample-children", c, map[string]any{"stage": *stage, "dataset": *dataset})
+	if err != nil {
+		return err
+	}
+	sp, err := spaceOf(j.cfg.Space)
+	if err != nil {
+		return err
+	}
+	shrunk, err := j.readSpace(ctx, sp, *stage)
+	if err != nil {
+		return err
+	}
+	base, err := j.readWeights(ctx, baseKey(*stage))
+	if err != nil {
+		return err
+	}
+	cur, err := j.readWeights(ctx, supernetKey(*stage))
+	if err != nil {
+		return err
+	}
+	if j.upToDate(ctx, childrenKey(*stage)) {
+		return nil
+	}
+	shape, err := shapeOf(*dataset)
+	if err != nil {
+		return err
+	}
+	netFLOPs := space.NB201Net{C: j.cfg.Width, N: j.cfg.Cells, Resolution: shape.H, InChannels: shape.C, Classes: shape.Classes}
+	bound := score.Bound{}
+	if j.cfg.MaxFLOPs > 0 {
+		bound = score.Bound{FLOPs: netFLOPs.FLOPs, Max: j.cfg.MaxFLOPs}
+	}
+	var draws []score.Draw
+	size := sp.Size(shrunk)
+	if size.IsInt64() && size.Int64() <= j.cfg.ExactLimit {
+		draws, err = score.DrawExact(sp, shrunk, j.cfg.ExactLimit, bound)
+	} else {
+		draws, err = score.DrawSampled(sp, shrunk, score.Sampled{PerOp: j.cfg.PerOp, Bound: bound, Seed: derive(c.Seed, "sample-children", *stage)})
+	}
+	if err != nil {
+		return fmt.Errorf("stage %d: draw children: %w", *stage, err)
+	}
+	j.log.Info("drew children", "stage", *stage, "space_size", size.String(), "children", len(draws), "exact", len(draws) > 0 && draws[0].Point < 0)
+
+	stats, err := angle.Compute(angle.NB201(j.cfg.Width, j.cfg.Cells), base, params(cur))
+	if err != nil {
+		return fmt.Errorf("stage %d: angle: %w", *stage, err)
+	}
+	rows := make([]schema.Child, len(draws))
+	prog := step.NewProgress(fmt.Sprintf("stage %d children", *stage), len(draws))
+	for i, d := range draws {
+		a, err := stats.Angle(d.Child)
+		if err != nil {
+			return fmt.Errorf("stage %d: angle of %s: %w", *stage, sp.Format(d.Child), err)
+		}
+		rows[i] = schema.Child{ID: int64(i), Ops: opNames(sp, d.Child), FLOPs: netFLOPs.FLOPs(d.Child), ForEdge: int32(d.Point), Angle: &a}
+		if d.Point >= 0 {
+			rows[i].ForOp = sp.Ops()[d.Op].Name
+		}
+	}
+	if j.cfg.Metric == "accuracy" {
+		if err := j.childAccuracies(ctx, *dataset, cur, draws, rows, prog); err != nil {
+			return err
+		}
+	}
+	prog.Done()
+	obj, err := schema.Children.Put(ctx, j.st, childrenKey(*stage), j.meta(), rows)
+	if err != nil {
+		return err
+	}
+	return j.record(ctx, obj)
+}
+
+// childAccuracies fills in the validation accuracy of every child with the supernet's weights, with
+// the running BN statistics of training and with Re-BN.
+func (j *job) childAccuracies(ctx context.Context, dataset string, cur param.Set, draws []score.Draw, rows []schema.Child, prog *step.Progress) error {
+	d, err := j.cfg.loadData(dataset, j.common.Seed, false)
+	if err != nil {
+		return err
+	}
+	t, err := loadNet(j.cfg, d, cur)
+	if err != nil {
+		return err
+	}
+	archs := make([][]int, len(draws))
+	for i, dr := range draws {
+		archs[i] = dr.Child
+	}
+	for _, rebn := range []int{0, j.cfg.ReBN} {
+		accs, err := train.Evaluate(ctx, t.Net, archs, d.train, d.valid, train.EvalOptions{Batch: j.cfg.Batch, ReBN: rebn, Seed: j.common.Seed, Workers: 1})
+		if err != nil {
+			return fmt.Errorf("evaluate children: %w", err)
+		}
+		for i, a := range accs {
+			v := 100 * a
+			if rebn == 0 {
+				rows[i].ValidAcc = &v
+			} else {
+				rows[i].ReBNAcc = &v
+			}
+		}
+	}
+	return nil
+}
+
+// readWeights reads a weights artifact of the run as a provenance input.
+func (j *job) readWeights(ctx context.Context, key string) (param.Set, error) {
+	rows, obj, err := schema.Weights.Get(ctx, j.st, key)
+	if err != nil {
+		return nil, fmt.Errorf("read weights: %w", err)
+	}
+	j.input(obj)
+	s, err := schema.SetOf(rows)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", obj.URL, err)
+	}
+	return s, nil
+}
+
+// imageShape is the shape of a data set's images.
+type imageShape struct{ C, H, Classes int }
+
+func shapeOf(dataset string) (imageShape, error) {
+	switch dataset {
+	case "fashion-mnist":
+		return imageShape{1, 28, 10}, nil
+	case "cifar10":
+		return imageShape{3, 32, 10}, nil
+	}
+	return imageShape{}, fmt.Errorf("data set %q: want fashion-mnist or cifar10", dataset)
+}
+
+// ScoreOperators is the score-operators step: it averages the metric of the children of stage
+// -stage per operator (Eq. 3 of the paper) and ranks the operators globally (rank 1 = best). The
+// metric is the configuration's: the angle, the Re-BN accuracy or a seeded random value. Which
+// operators are dropped is prune's decision, so every row's dropped flag is false here.
+func ScoreOperators(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("score-operators", flag.ContinueOnError)
+	var c step.Common
+	c.Register(fs)
+	stage := fs.Int("stage", 0, "shrinking stage `N`")
+	usage(fs, "score-operators", "Scores every operator of one stage by the mean metric of its children (Eq. 3).")
+	if err := step.Parse(fs, args); err != nil {
+		return err
+	}
+	j, err := newJob(ctx, "score-operators", c, map[string]any{"stage": *stage})
+	if err != nil {
+		return err
+	}
+	sp, err := spaceOf(j.cfg.Space)
+	if err != nil {
+		return err
+	}
+	shrunk, err := j.readSpace(ctx, sp, *stage)
+	if err != nil {
+		return err
+	}
+	children, obj, err := schema.Children.Get(ctx, j.st, childrenKey(*stage))
+	if err != nil {
+		return fmt.Errorf("read children of stage %d: %w", *stage, err)
+	}
+	j.input(obj)
+	if j.upToDate(ctx, scoresKey(*stage)) {
+		return nil
+	}
+	draws := make([]score.Draw, len(children))
+	values := make([]float64, len(children))
+	random := score.Random{Seed: derive(c.Seed, "random-metric", *stage)}
+	for i, ch := range children {
+		d, err := drawOf(sp, ch)
+		if err != nil {
+			return fmt.Errorf("%s: child %d: %w", obj.URL, ch.ID, err)
+		}
+		draws[i] = d
+		var v *float64
+		switch j.cfg.Metric {
+		case "angle":
+			v = ch.Angle
+		case "accuracy":
+			v = ch.ReBNAcc
+		case "random":
+			r, _ := random.Child(d.Child)
+			v = &r
+		}
+		if v == nil {
+			return fmt.Errorf("%s: child %d has no %s (was it sampled with the same metric?)", obj.URL, ch.ID, j.cfg.Metric)
+		}
+		values[i] = *v
+	}
+	scores, err := score.Aggregate(shrunk, draws, values)
+	if err != nil {
+		return fmt.Errorf("stage %d: %w", *stage, err)
+	}
+	rows := make([]schema.OpScore, len(scores))
+	for i, s := range scores {
+		rows[i] = schema.OpScore{Edge: int32(s.Point), Op: sp.Ops()[s.Op].Name, Score: s.Score, Samples: int64(s.Samples)}
+	}
+	rankRows(rows)
+	out, err := schema.Scores.Put(ctx, j.st, scoresKey(*stage), j.meta(), rows)
+	if err != nil {
+		return err
+	}
+	return j.record(ctx, out)
+}
+
+// drawOf reconstructs a scoring draw from a children row.
+func drawOf(sp space.Space, ch schema.Child) (score.Draw, error) {
+	if len(ch.Ops) != sp.Points() {
+		return score.Draw{}, fmt.Errorf("%d ops, want %d", len(ch.Ops), sp.Points())
+	}
+	c := make(space.Child, len(ch.Ops))
+	for p, name := range ch.Ops {
+		code, err := space.OpCode(sp, name)
+		if err != nil {
+			return score.Draw{}, err
+		}
+		c[p] = code
+	}
+	d := score.Draw{Child: c, Point: int(ch.ForEdge), Op: -1}
+	if ch.ForEdge >= 0 {
+		code, err := space.OpCode(sp, ch.ForOp)
+		if err != nil {
+			return score.Draw{}, fmt.Errorf("for_op: %w", err)
+		}
+		d.Op = code
+	}
+	return d, nil
+}

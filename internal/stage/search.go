@@ -1,0 +1,239 @@
+package stage
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/abs-nas/abs/artifacts/schema"
+	"github.com/abs-nas/abs/internal/abs/param"
+	"github.com/abs-nas/abs/internal/abs/score"
+	"github.com/abs-nas/abs/internal/abs/search"
+	"github.com/abs-nas/abs/internal/abs/space"
+	"github.com/abs-nas/abs/internal/abs/train"
+	"github.com/abs-nas/abs/internal/step"
+)
+
+// Search is the search step: it searches the space left by the last shrinking stage for the child
+// with the best validation accuracy under the last stage's supernet weights, with batch-norm
+// statistics recomputed per child (Re-BN), using the configured algorithm (exhaustive, random or
+// regularized evolution) within search_budget evaluations. It writes every evaluated candidate and
+// the Argo output parameter best (the winner's encoding).
+func Search(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("search", flag.ContinueOnError)
+	var c step.Common
+	c.Register(fs)
+	dataset := fs.String("dataset", "fashion-mnist", "data set of the supernet: fashion-mnist or cifar10")
+	usage(fs, "search", "Searches the shrunk space for the best child under the supernet's weights.")
+	if err := step.Parse(fs, args); err != nil {
+		return err
+	}
+	j, err := newJob(ctx, "search", c, map[string]any{"dataset": *dataset})
+	if err != nil {
+		return err
+	}
+	sp, err := spaceOf(j.cfg.Space)
+	if err != nil {
+		return err
+	}
+	last, err := j.lastStage(ctx)
+	if err != nil {
+		return err
+	}
+	shrunk, err := j.readSpace(ctx, sp, last+1)
+	if err != nil {
+		return err
+	}
+	weights, err := j.readWeights(ctx, supernetKey(last))
+	if err != nil {
+		return err
+	}
+	if j.upToDate(ctx, candidatesKey) {
+		rows, _, err := schema.Candidates.Get(ctx, j.st, candidatesKey)
+		if err != nil {
+			return err
+		}
+		return c.WriteOutput("best", bestOf(sp, rows))
+	}
+	d, err := j.cfg.loadData(*dataset, c.Seed, false)
+	if err != nil {
+		return err
+	}
+	net, err := loadNet(j.cfg, d, weights)
+	if err != nil {
+		return err
+	}
+	metric := score.Accuracy{Label: "accuracy-rebn", Of: func(ch space.Child) (float64, error) {
+		accs, err := train.Evaluate(ctx, net.Net, [][]int{ch}, d.train, d.valid, train.EvalOptions{Batch: j.cfg.Batch, ReBN: j.cfg.ReBN, Seed: c.Seed, Workers: 1})
+		if err != nil {
+			return 0, err
+		}
+		return 100 * accs[0], nil
+	}}
+	budget := j.cfg.SearchBudget
+	algo, err := search.ParseAlgorithm(j.cfg.Search)
+	if err != nil {
+		return err
+	}
+	prog := step.NewProgress("search", budget)
+	cfg := search.Config{Algorithm: algo, MaxEvals: budget, Seed: derive(c.Seed, "search", 0),
+		Population: min(20, budget), SampleSize: min(5, budget), Cycles: budget,
+		Progress: func(n, _ int) { prog.Add(1) }}
+	j.log.Info("searching", "algorithm", algo, "space_size", sp.Size(shrunk).String(), "budget", budget, "after_stage", last)
+	start := time.Now()
+	res, err := search.Run(ctx, sp, shrunk, metric, cfg)
+	if err != nil {
+		return fmt.Errorf("search the space of stage %d: %w", last, err)
+	}
+	prog.Done()
+	shape, err := shapeOf(*dataset)
+	if err != nil {
+		return err
+	}
+	flops := space.NB201Net{C: j.cfg.Width, N: j.cfg.Cells, Resolution: shape.H, InChannels: shape.C, Classes: shape.Classes}
+	rows := make([]schema.Candidate, len(res.Candidates))
+	for i, cand := range res.Candidates {
+		rows[i] = schema.Candidate{Round: int32(cand.Iteration), ID: int64(i), Ops: opNames(sp, cand.Child), FLOPs: flops.FLOPs(cand.Child), Fitness: cand.Value}
+	}
+	best := res.BestCandidate()
+	j.log.Info("best child", "arch", best.Text, "valid_acc_rebn", best.Value, "evaluated", len(rows), "seconds", time.Since(start).Seconds())
+	obj, err := schema.Candidates.Put(ctx, j.st, candidatesKey, j.meta(), rows)
+	if err != nil {
+		return err
+	}
+	if err := j.record(ctx, obj); err != nil {
+		return err
+	}
+	return c.WriteOutput("best", best.Text)
+}
+
+// bestOf returns the encoding of the fittest candidate (the first on ties).
+func bestOf(sp space.Space, rows []schema.Candidate) string {
+	best := -1
+	for i, r := range rows {
+		if best < 0 || r.Fitness > rows[best].Fitness {
+			best = i
+		}
+	}
+	if best < 0 {
+		return ""
+	}
+	c := make(space.Child, len(rows[best].Ops))
+	for p, name := range rows[best].Ops {
+		c[p], _ = space.OpCode(sp, name)
+	}
+	return sp.Format(c)
+}
+
+// lastStage returns the last stage with a pruned space in the run.
+func (j *job) lastStage(ctx context.Context) (int, error) {
+	infos, err := j.st.List(ctx, "stage-")
+	if err != nil {
+		return 0, fmt.Errorf("list stages of %s: %w", j.common.Run, err)
+	}
+	var stages []int
+	for _, in := range infos {
+		dir, file, ok := strings.Cut(in.Key, "/")
+		if !ok || file != "space.parquet" {
+			continue
+		}
+		if n, err := strconv.Atoi(strings.TrimPrefix(dir, "stage-")); err == nil {
+			stages = append(stages, n)
+		}
+	}
+	if len(stages) == 0 {
+		return 0, fmt.Errorf("run %s has no pruned stage (no stage-N/space.parquet): run the shrinking stages first", j.common.Run)
+	}
+	sort.Ints(stages)
+	return stages[len(stages)-1], nil
+}
+
+// loadNet returns a network of the run's shape holding a checkpoint's weights and BN statistics.
+func loadNet(cfg Config, d *splits, ck param.Set) (*train.Trainer, error) {
+	t, err := train.Resume(train.Checkpoint{Weights: ck}, cfg.net(d.train), d.train, nil, cfg.options(1, 0))
+	if err != nil {
+		return nil, fmt.Errorf("load supernet: %w", err)
+	}
+	return t, nil
+}
+
+// Retrain is the retrain step: it trains the architecture -arch from scratch (stand-alone, no
+// weight sharing) for retrain_epochs epochs and writes its weights and per-epoch metrics with the
+// final validation and test accuracy. It writes the Argo output parameter test-accuracy.
+func Retrain(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("retrain", flag.ContinueOnError)
+	var c step.Common
+	c.Register(fs)
+	arch := fs.String("arch", "", "architecture to train, in the space's encoding (NB201: |op~0|+|op~0|op~1|+|op~0|op~1|op~2|)")
+	dataset := fs.String("dataset", "fashion-mnist", "data set: fashion-mnist or cifar10")
+	usage(fs, "retrain", "Trains one architecture from scratch and measures its test accuracy.")
+	if err := step.Parse(fs, args); err != nil {
+		return err
+	}
+	j, err := newJob(ctx, "retrain", c, map[string]any{"arch": *arch, "dataset": *dataset})
+	if err != nil {
+		return err
+	}
+	sp, err := spaceOf(j.cfg.Space)
+	if err != nil {
+		return err
+	}
+	child, err := sp.Parse(*arch)
+	if err != nil {
+		return fmt.Errorf("-arch: %w", err)
+	}
+	if j.upToDate(ctx, retrainWeightsKey, retrainMetricsKey) {
+		rows, _, err := schema.Metrics.Get(ctx, j.st, retrainMetricsKey)
+		if err != nil || len(rows) == 0 || rows[len(rows)-1].TestAcc == nil {
+			return fmt.Errorf("read %s: %v", retrainMetricsKey, err)
+		}
+		return c.WriteOutput("test-accuracy", strconv.FormatFloat(*rows[len(rows)-1].TestAcc, 'f', 2, 64))
+	}
+	d, err := j.cfg.loadData(*dataset, c.Seed, true)
+	if err != nil {
+		return err
+	}
+	seed := derive(c.Seed, "retrain", 0)
+	perEpoch := j.cfg.steps(1, d.train.N)
+	total := j.cfg.RetrainEpochs * perEpoch
+	j.log.Info("retraining", "arch", *arch, "epochs", j.cfg.RetrainEpochs, "steps", total, "images", d.train.N)
+	start := time.Now()
+	res, err := train.Standalone(ctx, j.cfg.net(d.train), child, d.train, d.test, j.cfg.options(total, seed))
+	if err != nil {
+		return fmt.Errorf("retrain %s: %w", *arch, err)
+	}
+	valid, err := train.Accuracy(ctx, res.Trainer.Net, child, d.valid, j.cfg.Batch, res.Trainer.Net.Stats)
+	if err != nil {
+		return fmt.Errorf("validate %s: %w", *arch, err)
+	}
+	rows := make([]schema.Epoch, j.cfg.RetrainEpochs)
+	for e := range rows {
+		rows[e] = schema.Epoch{Epoch: int32(e), Steps: int64((e + 1) * perEpoch), LR: lrAt(res.Trainer.Opts, (e+1)*perEpoch),
+			TrainLoss: mean(res.Losses[e*perEpoch : (e+1)*perEpoch])}
+	}
+	va, te := 100*valid, 100*res.TestAccuracy
+	secs := time.Since(start).Seconds()
+	for e := range rows {
+		rows[e].Seconds = secs / float64(len(rows)) // Standalone trains all epochs in one call
+	}
+	last := &rows[len(rows)-1]
+	last.ValidAcc, last.TestAcc = &va, &te
+	j.log.Info("retrained", "arch", *arch, "valid_acc", va, "test_acc", te, "seconds", secs)
+	meta := j.meta()
+	wObj, err := schema.Weights.Put(ctx, j.st, retrainWeightsKey, meta, schema.WeightsOf(res.Trainer.Net.Set()))
+	if err != nil {
+		return err
+	}
+	mObj, err := schema.Metrics.Put(ctx, j.st, retrainMetricsKey, meta, rows)
+	if err != nil {
+		return err
+	}
+	if err := j.record(ctx, wObj, mObj); err != nil {
+		return err
+	}
+	return c.WriteOutput("test-accuracy", strconv.FormatFloat(te, 'f', 2, 64))
+}
