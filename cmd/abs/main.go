@@ -1,4 +1,5 @@
-// Command abs is the command line of abs: it lists, shows and verifies the artifacts of runs.
+// Command abs is the command line of abs: it runs pipelines locally and lists, shows and verifies
+// the artifacts of runs.
 //
 // Run abs -h for the commands and their flags.
 package main
@@ -15,7 +16,7 @@ import (
 	"strings"
 )
 
-const usage = `abs inspects the artifacts of abs runs.
+const usage = `abs runs ABS pipelines on one machine and inspects the artifacts of their runs.
 
 Usage:
   abs <command> [flags] [arguments]

@@ -244,5 +244,3 @@ func usage(fs *flag.FlagSet, name, what string) {
 		fs.PrintDefaults()
 	}
 }
-
-

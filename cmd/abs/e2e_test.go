@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/abs-nas/abs/artifacts"
+	"github.com/abs-nas/abs/artifacts/schema"
+	"github.com/abs-nas/abs/artifacts/store"
+	"github.com/abs-nas/abs/internal/miniotest"
+	"github.com/abs-nas/abs/internal/pipeline"
+)
+
+// tinyConfig keeps the end-to-end runs to seconds: a C=4, N=1 supernet on 256 Fashion-MNIST images.
+const tinyConfig = `{"train":256,"valid":64,"test":256,"width":4,"retrain_epochs":1,"search_budget":50}`
+
+// buildSteps builds the step binaries once for the end-to-end tests.
+func buildSteps(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command("go", "build", "-o", dir+"/", "../../steps/...")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build steps: %v\n%s", err, out)
+	}
+	return dir
+}
+
+// TestPipelineEndToEnd runs pipelines/abs-nb201.yaml with the local executor and the real step
+// binaries on real data, once on the file store and once on a real S3 server (MinIO): two
+// shrinking stages (the recursion), search and retraining. It then verifies the run, reruns a step
+// (which skips, its outputs being up to date) and forces a step to redo its work, which must give
+// the same bytes.
+func TestPipelineEndToEnd(t *testing.T) {
+	bin := buildSteps(t)
+	for _, backend := range []string{"file", "s3"} {
+		t.Run(backend, func(t *testing.T) {
+			store := filepath.Join(t.TempDir(), "run")
+			if backend == "s3" {
+				srv := miniotest.Start(t)
+				srv.Setenv(t)
+				store = "s3://" + srv.Bucket + "/runs/e2e"
+			}
+			ctx := context.Background()
+			dir := t.TempDir()
+			var out bytes.Buffer
+			params := map[string]string{"store": store, "config": tinyConfig, "epochs-first": "1",
+				"drop-policy": "global-tail", "drop-count": "10", "threshold": "64"}
+			wf, err := pipeline.Load("../../pipelines/abs-nb201.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := executor(bin, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.Stdout, e.Stderr, e.Log = io.Discard, io.Discard, quietLog()
+			rec, err := e.Run(ctx, wf, params)
+			if err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			var names []string
+			outputs := map[string]map[string]string{}
+			for _, n := range rec.Nodes {
+				names = append(names, n.Name)
+				outputs[n.Name] = n.Outputs
+			}
+			want := "shrink/train shrink/sample shrink/score shrink/prune shrink/next/train shrink/next/sample shrink/next/score shrink/next/prune search retrain"
+			if got := strings.Join(names, " "); got != want {
+				t.Fatalf("steps run:\n%s\nwant\n%s", got, want)
+			}
+			if got := outputs["shrink/prune"]["continue"]; got != "true" {
+				t.Errorf("first prune: continue=%s, want true", got)
+			}
+			size, _ := strconv.Atoi(outputs["shrink/next/prune"]["size"])
+			if outputs["shrink/next/prune"]["continue"] != "false" || size < 1 || size > 64 {
+				t.Errorf("second prune: outputs %v, want continue=false and 1 <= size <= 64", outputs["shrink/next/prune"])
+			}
+			acc, err := strconv.ParseFloat(outputs["retrain"]["test-accuracy"], 64)
+			if err != nil || acc <= 0 || acc > 100 {
+				t.Errorf("retrain test-accuracy %q", outputs["retrain"]["test-accuracy"])
+			}
+			best := outputs["search"]["best"]
+			if !strings.HasPrefix(best, "|") {
+				t.Errorf("search best %q is not an NB201 arch string", best)
+			}
+
+			code, stdout, stderr := abs("verify", store)
+			if code != 0 || !strings.Contains(stdout, "19 artifacts") {
+				t.Errorf("abs verify: exit %d\n%s%s", code, stdout, stderr)
+			}
+
+			st, err := artifacts.Open(ctx, store)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := fetch(t, st, "stage-1/space.parquet")
+			// Rerunning a step with up-to-date outputs skips its work.
+			n, err := (&pipeline.Executor{Resolve: e.Resolve, Dir: dir, Log: quietLog(), Stderr: &out}).Rerun(ctx, "next/prune")
+			if err != nil || n.Phase != "Succeeded" || !strings.Contains(out.String(), "outputs up to date; skipping") {
+				t.Errorf("rerun next/prune: %v, phase %v, log %s", err, n, out.String())
+			}
+			// Forcing it redoes the work and writes the same bytes.
+			args := append(rec.Nodes[7].Command[1:], "-force")
+			cmd := exec.Command(rec.Nodes[7].Command[0], args...)
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("prune -force: %v\n%s", err, b)
+			}
+			if after := fetch(t, st, "stage-1/space.parquet"); !bytes.Equal(before, after) {
+				t.Errorf("prune -force wrote different bytes")
+			}
+			code, stdout, stderr = abs("verify", store)
+			if code != 0 {
+				t.Errorf("abs verify after the rerun: exit %d\n%s%s", code, stdout, stderr)
+			}
+		})
+	}
+}
+
+func fetch(t *testing.T, st store.Store, key string) []byte {
+	t.Helper()
+	b, _, err := schema.Fetch(context.Background(), st, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
