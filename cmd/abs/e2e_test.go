@@ -3,13 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/abs-nas/abs/artifacts"
 	"github.com/abs-nas/abs/artifacts/schema"
@@ -21,15 +25,75 @@ import (
 // tinyConfig keeps the end-to-end runs to seconds: a C=4, N=1 supernet on 256 Fashion-MNIST images.
 const tinyConfig = `{"train":256,"valid":64,"test":256,"width":4,"retrain_epochs":1,"search_budget":50}`
 
+var steps struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
 // buildSteps builds the step binaries once for the end-to-end tests.
 func buildSteps(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-o", dir+"/", "../../steps/...")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build steps: %v\n%s", err, out)
+	steps.once.Do(func() {
+		steps.dir, steps.err = os.MkdirTemp("", "abs-steps-")
+		if steps.err != nil {
+			return
+		}
+		out, err := exec.Command("go", "build", "-o", steps.dir+"/", "../../steps/...").CombinedOutput()
+		if err != nil {
+			steps.err = fmt.Errorf("build steps: %v\n%s", err, out)
+		}
+	})
+	if steps.err != nil {
+		t.Fatal(steps.err)
 	}
-	return dir
+	return steps.dir
+}
+
+// TestStepKilledMidRun kills train-supernet in the middle of its training: no artifact (and no
+// temporary file) may be left, and running the same command again completes the stage.
+func TestStepKilledMidRun(t *testing.T) {
+	bin := buildSteps(t)
+	run := filepath.Join(t.TempDir(), "run")
+	progress := filepath.Join(t.TempDir(), "progress")
+	args := []string{"-run", run, "-stage", "0", "-epochs", "1", "-config", `{"train":1280,"valid":64,"width":4}`}
+	cmd := exec.Command(filepath.Join(bin, "train-supernet"), args...)
+	cmd.Env = append(os.Environ(), "ARGO_PROGRESS_FILE="+progress)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		b, _ := os.ReadFile(progress)
+		if n, _, ok := strings.Cut(strings.TrimSpace(string(b)), "/"); ok && n != "0" {
+			break // training has made steps, and the step has written nothing yet
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("train-supernet made no progress in 2 minutes")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	var left []string
+	filepath.WalkDir(run, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			left = append(left, p)
+		}
+		return nil
+	})
+	if len(left) > 0 {
+		t.Errorf("a killed step left files: %v", left)
+	}
+	if out, err := exec.Command(filepath.Join(bin, "train-supernet"), args...).CombinedOutput(); err != nil {
+		t.Fatalf("rerun: %v\n%s", err, out)
+	}
+	if code, out, errOut := abs("verify", run); code != 0 || !strings.Contains(out, "3 artifacts") {
+		t.Errorf("abs verify after the rerun: exit %d\n%s%s", code, out, errOut)
+	}
 }
 
 // TestPipelineEndToEnd runs pipelines/abs-nb201.yaml with the local executor and the real step
