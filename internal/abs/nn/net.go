@@ -403,6 +403,21 @@ func (n *Net) Set() param.Set {
 	return s
 }
 
+// ChildSet returns the parameters that child arch uses (see ChildParams) as a param.Set of float32
+// tensors (copies): the weights of a stand-alone model of that architecture.
+func (n *Net) ChildSet(arch []int) (param.Set, error) {
+	names, err := n.ChildParams(arch)
+	if err != nil {
+		return nil, err
+	}
+	s := make(param.Set, len(names))
+	for _, name := range names {
+		t := n.Params[name]
+		s[name] = param.Tensor{Shape: append([]int(nil), t.Shape()...), Data: toFloat32(t)}
+	}
+	return s, nil
+}
+
 // Load copies the tensors of s into the parameters of the same name. Every parameter of the net
 // must be present with its shape; names in s that the net lacks are an error.
 func (n *Net) Load(s param.Set) error {
