@@ -78,6 +78,9 @@ func TestSupernetFashion(t *testing.T) {
 	if last > first-0.1 {
 		t.Errorf("supernet mean loss of the last 10 steps %.3f, want at most %.3f", last, first-0.1)
 	}
+	if tr.State.Samples != opts.Steps {
+		t.Errorf("%d children drawn for %d steps; the shrunk space has no disconnected child", tr.State.Samples, opts.Steps)
+	}
 	for _, c := range sampled {
 		for e, op := range c {
 			if !shrunk.Has(e, op) {
