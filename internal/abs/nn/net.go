@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -218,6 +219,11 @@ func (n *Net) ChildParams(arch []int) ([]string, error) {
 	return names, nil
 }
 
+// graphMu serialises graph construction, differentiation and compilation: gorgonia v0.9.18 keeps
+// unsynchronised global state there (a group counter, shared constant nodes). Running compiled
+// graphs needs no lock.
+var graphMu sync.Mutex
+
 // Graph is the computation graph of one child on one batch.
 type Graph struct {
 	G *gorgonia.ExprGraph
@@ -231,7 +237,8 @@ type Graph struct {
 // weights for the batch x (B×InC×H×W, of the net's dtype). With labels it adds the loss. Batch
 // norms run in mode and read and update the running statistics in stats (usually n.Stats; a copy
 // for Re-BN). Edges that do not contribute to the output are left out, so every parameter node
-// reaches the logits; an arch whose output is disconnected is an error.
+// reaches the logits; an arch whose output is disconnected is an error. Graphs may be built from
+// several goroutines; running them concurrently is safe when they use different stats.
 func (n *Net) Graph(arch []int, x *tensor.Dense, labels []int, mode BNMode, stats map[string]*Stats) (*Graph, error) {
 	live, err := Live(arch)
 	if err != nil {
@@ -241,6 +248,8 @@ func (n *Net) Graph(arch []int, x *tensor.Dense, labels []int, mode BNMode, stat
 	if s := x.Shape(); s.Dims() != 4 || s[1] != cfg.InC || s[2] != cfg.H || s[3] != cfg.W {
 		return nil, fmt.Errorf("input shape %v, want [B %d %d %d]", s, cfg.InC, cfg.H, cfg.W)
 	}
+	graphMu.Lock()
+	defer graphMu.Unlock()
 	b := &builder{net: n, stats: stats, mode: mode, g: gorgonia.NewGraph(), params: map[string]*gorgonia.Node{}}
 	in := gorgonia.NewTensor(b.g, n.Dtype, 4, gorgonia.WithShape(x.Shape()...), gorgonia.WithName("input"), gorgonia.WithValue(x))
 
@@ -297,7 +306,9 @@ func (b *builder) param(name string) *gorgonia.Node {
 	if t == nil {
 		panic("nn: missing parameter " + name) // the builder only asks for names New created
 	}
-	p := gorgonia.NewTensor(b.g, b.net.Dtype, t.Dims(), gorgonia.WithShape(t.Shape()...), gorgonia.WithName(name), gorgonia.WithValue(t))
+	// A shallow clone shares the data but not the header, which gorgonia's machines write to
+	// (engine), so graphs of several goroutines may read one weight at once.
+	p := gorgonia.NewTensor(b.g, b.net.Dtype, t.Dims(), gorgonia.WithShape(t.Shape()...), gorgonia.WithName(name), gorgonia.WithValue(t.ShallowClone()))
 	b.params[name] = p
 	return p
 }
@@ -390,6 +401,21 @@ func (n *Net) Set() param.Set {
 		s[name] = param.Tensor{Shape: append([]int(nil), t.Shape()...), Data: toFloat32(t)}
 	}
 	return s
+}
+
+// ChildSet returns the parameters that child arch uses (see ChildParams) as a param.Set of float32
+// tensors (copies): the weights of a stand-alone model of that architecture.
+func (n *Net) ChildSet(arch []int) (param.Set, error) {
+	names, err := n.ChildParams(arch)
+	if err != nil {
+		return nil, err
+	}
+	s := make(param.Set, len(names))
+	for _, name := range names {
+		t := n.Params[name]
+		s[name] = param.Tensor{Shape: append([]int(nil), t.Shape()...), Data: toFloat32(t)}
+	}
+	return s, nil
 }
 
 // Load copies the tensors of s into the parameters of the same name. Every parameter of the net

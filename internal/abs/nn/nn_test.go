@@ -250,3 +250,45 @@ func TestCosine(t *testing.T) {
 		}
 	}
 }
+
+// TestGraphLeavesWeightsUntouched checks that running graphs never writes to the shared weight
+// tensors (gorgonia may run some ops in place on their inputs) and that a net built twice from one
+// seed gives identical gradients.
+func TestGraphLeavesWeightsUntouched(t *testing.T) {
+	cfg := Config{C: 2, N: 1, InC: 1, H: 8, W: 8, Classes: 3}
+	net, err := New(cfg, tensor.Float32, KaimingNormal, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := net.Set()
+	x, _ := net.Input(make([]float32, 2*64), 2)
+	for i, v := range x.Data().([]float32) {
+		x.Data().([]float32)[i] = v + float32(i%7)/7
+	}
+	var first map[string]*tensor.Dense
+	for i := 0; i < 2; i++ {
+		_, grads, err := net.Backward([]int{3, 2, 4, 1, 3, 2}, x, []int{0, 2}, CloneStats(net.Stats))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := net.Logits([]int{1, 1, 1, 1, 1, 1}, x, BNEval, net.Stats); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = grads
+			continue
+		}
+		for name, g := range grads {
+			if !slices.Equal(g.Data().([]float32), first[name].Data().([]float32)) {
+				t.Errorf("gradient of %s differs between two identical runs", name)
+			}
+		}
+	}
+	after := net.Set()
+	for name, p := range before {
+		q := after[name]
+		if !slices.Equal(p.Shape, q.Shape) || !slices.Equal(p.Data, q.Data) {
+			t.Errorf("parameter %s changed by running graphs", name)
+		}
+	}
+}

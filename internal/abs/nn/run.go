@@ -25,11 +25,14 @@ func (n *Net) Backward(arch []int, x *tensor.Dense, labels []int, stats map[stri
 	for i, name := range names {
 		wrt[i] = gr.Params[name]
 	}
+	graphMu.Lock()
 	gnodes, err := gorgonia.Grad(gr.Loss, wrt...)
 	if err != nil {
+		graphMu.Unlock()
 		return 0, nil, fmt.Errorf("gradient of %v: %w", arch, err)
 	}
 	m := gorgonia.NewTapeMachine(gr.G)
+	graphMu.Unlock()
 	defer m.Close()
 	if err := m.RunAll(); err != nil {
 		return 0, nil, fmt.Errorf("run %v: %w", arch, err)
@@ -52,7 +55,9 @@ func (n *Net) Logits(arch []int, x *tensor.Dense, mode BNMode, stats map[string]
 	if err != nil {
 		return nil, err
 	}
+	graphMu.Lock()
 	m := gorgonia.NewTapeMachine(gr.G)
+	graphMu.Unlock()
 	defer m.Close()
 	if err := m.RunAll(); err != nil {
 		return nil, fmt.Errorf("run %v: %w", arch, err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/abs-nas/abs/internal/abs/data"
 	"github.com/abs-nas/abs/internal/abs/nn"
+	"github.com/abs-nas/abs/internal/abs/param"
 )
 
 // EvalOptions configures the evaluation of children with inherited weights.
@@ -148,11 +149,14 @@ type Result struct {
 	Losses []float64
 	// TestAccuracy is the top-1 accuracy on the test set with the running batch-norm statistics.
 	TestAccuracy float64
+	// Weights holds the trained parameters of the architecture (nn.Net.ChildSet).
+	Weights param.Set
 }
 
 // Standalone trains the fixed architecture arch from scratch on train for opts.Steps steps and
-// returns its accuracy on test: the engine of the retrain stage. Only the weights of arch are
-// created anew per call; the run is deterministic in opts.Seed.
+// returns its accuracy on test: the engine of the retrain stage. The network holds the weights of
+// the whole space, but only those of arch are trained (Result.Weights); the run is deterministic in
+// opts.Seed.
 func Standalone(ctx context.Context, cfg nn.Config, arch []int, train, test *data.Set, opts Options) (*Result, error) {
 	if _, err := nn.Live(arch); err != nil {
 		return nil, fmt.Errorf("standalone: %w", err)
@@ -170,5 +174,9 @@ func Standalone(ctx context.Context, cfg nn.Config, arch []int, train, test *dat
 	if err != nil {
 		return nil, fmt.Errorf("standalone %v: %w", arch, err)
 	}
-	return &Result{Trainer: tr, Losses: losses, TestAccuracy: acc}, nil
+	w, err := tr.Net.ChildSet(arch)
+	if err != nil {
+		return nil, fmt.Errorf("standalone %v: %w", arch, err)
+	}
+	return &Result{Trainer: tr, Losses: losses, TestAccuracy: acc, Weights: w}, nil
 }

@@ -34,6 +34,9 @@ func TestStandaloneFashion(t *testing.T) {
 	if last > first-0.5 {
 		t.Errorf("mean loss of the last 10 steps %.3f, want at most %.3f (first 10 steps %.3f minus 0.5)", last, first-0.5, first)
 	}
+	if len(res.Weights) == 0 || res.Weights["cell0.edge0.nor_conv_3x3.conv"].Shape == nil || res.Weights["cell0.edge0.nor_conv_1x1.conv"].Shape != nil {
+		t.Errorf("stand-alone weights are not those of %v: %v", arch, res.Weights.Names())
+	}
 	if res.TestAccuracy < 0.5 {
 		t.Errorf("test accuracy %.3f, want ≥ 0.5 (chance is 0.1)", res.TestAccuracy)
 	}
@@ -69,9 +72,14 @@ func TestSupernetFashion(t *testing.T) {
 	}
 	first, last := mean(losses[:10]), mean(losses[len(losses)-10:])
 	// 60 steps over changing children train a supernet far less than one child (the stand-alone
-	// test reaches a loss near 1 in 80 steps); here we ask only that the loss clearly falls.
+	// test reaches a loss near 1 in 80 steps): the PyTorch network of scripts/bench-train.py, in the
+	// same setting, went from 2.44 to 2.27 and 2.41 to 2.26 (seeds 1, 2). We ask only that the loss
+	// clearly falls.
 	if last > first-0.1 {
 		t.Errorf("supernet mean loss of the last 10 steps %.3f, want at most %.3f", last, first-0.1)
+	}
+	if tr.State.Samples != opts.Steps {
+		t.Errorf("%d children drawn for %d steps; the shrunk space has no disconnected child", tr.State.Samples, opts.Steps)
 	}
 	for _, c := range sampled {
 		for e, op := range c {

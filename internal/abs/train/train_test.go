@@ -149,6 +149,53 @@ func TestResume(t *testing.T) {
 	if equalSets(got.Weights, ck.Weights) {
 		t.Errorf("resumed run did not train")
 	}
+
+	for _, drop := range []string{"stem.conv", "buffer.stem.bn.running_var"} {
+		bad := ck.clone()
+		if drop == "stem.conv" {
+			delete(bad.Weights, drop)
+		} else {
+			bad.Weights[drop] = param.Tensor{Shape: []int{1}, Data: []float32{1}}
+		}
+		if _, err := Resume(bad, cfg, small, uniform(t, 3), opts); err == nil {
+			t.Errorf("Resume accepted a checkpoint with a bad %s", drop)
+		}
+	}
 }
 
 func (c Checkpoint) clone() Checkpoint { return Checkpoint{Weights: c.Weights.Clone(), State: c.State} }
+
+func TestSamplerRejection(t *testing.T) {
+	train, _ := fashion(t)
+	small := train.Sample(16, 4)
+	opts := Defaults(2, 4)
+	opts.Batch = 8
+	seq := [][]int{{0, 0, 0, 0, 0, 0}, {1, 1, 1, 1, 1, 1}, {1, 1, 1, 0, 0, 0}, {2, 1, 1, 1, 1, 1}}
+	i := 0
+	tr, err := NewTrainer(fashionConfig(2), small, func() []int { c := seq[i%len(seq)]; i++; return c }, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trained [][]int
+	for range 2 {
+		arch, _, err := tr.Step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		trained = append(trained, arch)
+	}
+	if want := [][]int{seq[1], seq[3]}; !slices.EqualFunc(trained, want, slices.Equal) || tr.State.Samples != 4 {
+		t.Errorf("trained %v after %d draws, want %v after 4 (disconnected children skipped)", trained, tr.State.Samples, want)
+	}
+	if _, _, err := tr.Step(); err == nil {
+		t.Errorf("a third step of a 2-step run succeeded")
+	}
+
+	bad, err := NewTrainer(fashionConfig(2), small, func() []int { return []int{1, 1, 7, 1, 1, 1} }, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := bad.Step(); err == nil || bad.State.Samples != 1 {
+		t.Errorf("invalid child: err %v after %d draws, want an error after 1", err, bad.State.Samples)
+	}
+}
