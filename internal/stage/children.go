@@ -33,10 +33,7 @@ func SampleChildren(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	sp, err := spaceOf(j.cfg.Space)
-	if err != nil {
-		return err
-	}
+	sp := j.sp
 	shrunk, err := j.readSpace(ctx, sp, *stage)
 	if err != nil {
 		return err
@@ -178,10 +175,7 @@ func ScoreOperators(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	sp, err := spaceOf(j.cfg.Space)
-	if err != nil {
-		return err
-	}
+	sp := j.sp
 	shrunk, err := j.readSpace(ctx, sp, *stage)
 	if err != nil {
 		return err

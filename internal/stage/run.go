@@ -78,6 +78,7 @@ type job struct {
 	name   string
 	common step.Common
 	cfg    Config
+	sp     space.Space // the configuration's search space
 	flags  map[string]any // the step's own flags, recorded in provenance
 	st     store.Store
 	inputs []schema.Input
@@ -95,11 +96,15 @@ func newJob(ctx context.Context, name string, c step.Common, flags map[string]an
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	sp, err := spaceOf(cfg.Space)
+	if err != nil {
+		return nil, err
+	}
 	st, err := artifacts.Open(ctx, c.Run)
 	if err != nil {
 		return nil, fmt.Errorf("open run %s: %w", c.Run, err)
 	}
-	return &job{name: name, common: c, cfg: cfg, flags: flags, st: st, log: slog.Default()}, nil
+	return &job{name: name, common: c, cfg: cfg, sp: sp, flags: flags, st: st, log: slog.Default()}, nil
 }
 
 // meta returns the provenance of the artifacts this job writes.

@@ -36,10 +36,7 @@ func Search(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	sp, err := spaceOf(j.cfg.Space)
-	if err != nil {
-		return err
-	}
+	sp := j.sp
 	last, err := j.lastStage(ctx)
 	if err != nil {
 		return err
@@ -178,10 +175,7 @@ func Retrain(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	sp, err := spaceOf(j.cfg.Space)
-	if err != nil {
-		return err
-	}
+	sp := j.sp
 	child, err := sp.Parse(*arch)
 	if err != nil {
 		return fmt.Errorf("-arch: %w", err)

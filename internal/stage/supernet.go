@@ -41,10 +41,7 @@ func TrainSupernet(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	sp, err := spaceOf(j.cfg.Space)
-	if err != nil {
-		return err
-	}
+	sp := j.sp
 	shrunk, err := j.readSpace(ctx, sp, *stage)
 	if err != nil {
 		return err
