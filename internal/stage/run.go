@@ -78,7 +78,7 @@ type job struct {
 	name   string
 	common step.Common
 	cfg    Config
-	sp     space.Space // the configuration's search space
+	sp     space.Space    // the configuration's search space
 	flags  map[string]any // the step's own flags, recorded in provenance
 	st     store.Store
 	inputs []schema.Input
