@@ -149,6 +149,8 @@ func TestSubsample2(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(3, 5))
 	for off := range 2 {
-		checkGrad(t, func(_ *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) { return Subsample2(in[0], off) }, randDense(rng, 2, 2, 4, 6))
+		checkGrad(t, func(_ *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+			return Subsample2(in[0], off)
+		}, randDense(rng, 2, 2, 4, 6))
 	}
 }
