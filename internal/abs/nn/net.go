@@ -241,7 +241,7 @@ func (n *Net) Graph(arch []int, x *tensor.Dense, labels []int, mode BNMode, stat
 	if s := x.Shape(); s.Dims() != 4 || s[1] != cfg.InC || s[2] != cfg.H || s[3] != cfg.W {
 		return nil, fmt.Errorf("input shape %v, want [B %d %d %d]", s, cfg.InC, cfg.H, cfg.W)
 	}
-	b := &builder{net: n, stats: stats, mode: mode, g: gorgonia.NewGraph(), params: map[string]*gorgonia.Node{}}
+	b := newBuilder(n.Dtype, n.Params, stats, mode)
 	in := gorgonia.NewTensor(b.g, n.Dtype, 4, gorgonia.WithShape(x.Shape()...), gorgonia.WithName("input"), gorgonia.WithValue(x))
 
 	h := b.bn(b.conv(in, "stem.conv", 1, 1), "stem.bn", true)
@@ -272,14 +272,19 @@ func (n *Net) Graph(arch []int, x *tensor.Dense, labels []int, mode BNMode, stat
 	return gr, nil
 }
 
-// builder adds layers to a graph, keeping the first error.
+// builder adds layers to a graph over shared weights, keeping the first error.
 type builder struct {
-	net    *Net
-	stats  map[string]*Stats
-	mode   BNMode
-	g      *gorgonia.ExprGraph
-	params map[string]*gorgonia.Node
-	err    error
+	dtype   tensor.Dtype
+	weights map[string]*tensor.Dense
+	stats   map[string]*Stats
+	mode    BNMode
+	g       *gorgonia.ExprGraph
+	params  map[string]*gorgonia.Node
+	err     error
+}
+
+func newBuilder(dt tensor.Dtype, weights map[string]*tensor.Dense, stats map[string]*Stats, mode BNMode) *builder {
+	return &builder{dtype: dt, weights: weights, stats: stats, mode: mode, g: gorgonia.NewGraph(), params: map[string]*gorgonia.Node{}}
 }
 
 func (b *builder) must(n *gorgonia.Node, err error) *gorgonia.Node {
@@ -293,11 +298,11 @@ func (b *builder) param(name string) *gorgonia.Node {
 	if p, ok := b.params[name]; ok {
 		return p
 	}
-	t := b.net.Params[name]
+	t := b.weights[name]
 	if t == nil {
 		panic("nn: missing parameter " + name) // the builder only asks for names New created
 	}
-	p := gorgonia.NewTensor(b.g, b.net.Dtype, t.Dims(), gorgonia.WithShape(t.Shape()...), gorgonia.WithName(name), gorgonia.WithValue(t))
+	p := gorgonia.NewTensor(b.g, b.dtype, t.Dims(), gorgonia.WithShape(t.Shape()...), gorgonia.WithName(name), gorgonia.WithValue(t))
 	b.params[name] = p
 	return p
 }
@@ -384,9 +389,12 @@ func (b *builder) cell(x *gorgonia.Node, c int, arch []int, live [Edges]bool) *g
 }
 
 // Set returns the trainable parameters as a param.Set of float32 tensors (copies).
-func (n *Net) Set() param.Set {
-	s := make(param.Set, len(n.Params))
-	for name, t := range n.Params {
+func (n *Net) Set() param.Set { return paramSet(n.Params) }
+
+// paramSet returns float32 copies of params.
+func paramSet(params map[string]*tensor.Dense) param.Set {
+	s := make(param.Set, len(params))
+	for name, t := range params {
 		s[name] = param.Tensor{Shape: append([]int(nil), t.Shape()...), Data: toFloat32(t)}
 	}
 	return s
@@ -394,8 +402,11 @@ func (n *Net) Set() param.Set {
 
 // Load copies the tensors of s into the parameters of the same name. Every parameter of the net
 // must be present with its shape; names in s that the net lacks are an error.
-func (n *Net) Load(s param.Set) error {
-	for name, t := range n.Params {
+func (n *Net) Load(s param.Set) error { return loadParams(n.Params, s) }
+
+// loadParams copies s into params, which must have exactly the names and shapes of s.
+func loadParams(params map[string]*tensor.Dense, s param.Set) error {
+	for name, t := range params {
 		v, ok := s[name]
 		if !ok {
 			return fmt.Errorf("load weights: parameter %s missing", name)
@@ -405,11 +416,11 @@ func (n *Net) Load(s param.Set) error {
 		}
 	}
 	for name := range s {
-		if _, ok := n.Params[name]; !ok {
+		if _, ok := params[name]; !ok {
 			return fmt.Errorf("load weights: unknown parameter %s", name)
 		}
 	}
-	for name, t := range n.Params {
+	for name, t := range params {
 		fromFloat32(t, s[name].Data)
 	}
 	return nil
