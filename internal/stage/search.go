@@ -206,7 +206,7 @@ func Retrain(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("retrain %s: %w", *arch, err)
 	}
-	valid, err := train.Accuracy(ctx, res.Trainer.Net, child, d.valid, j.cfg.Batch, res.Trainer.Net.Stats)
+	valid, err := train.Accuracy(ctx, res.Trainer.Net, child, d.valid, j.cfg.Batch, res.Trainer.Net.RunningStats())
 	if err != nil {
 		return fmt.Errorf("validate %s: %w", *arch, err)
 	}

@@ -14,6 +14,20 @@ func convOut(n, k, s, p, d int) int { return (n+2*p-d*(k-1)-1)/s + 1 }
 // dwGeom is the geometry of a depthwise convolution.
 type dwGeom struct{ b, c, h, w, k, s, p, d, oh, ow int }
 
+// cols returns the range [j0, j1) of output columns whose tap v reads a pixel inside the image:
+// 0 ≤ j·s − p + v·d < w.
+func (g dwGeom) cols(v int) (j0, j1 int) {
+	off := v*g.d - g.p
+	if off < 0 {
+		j0 = (-off + g.s - 1) / g.s
+	}
+	if g.w-1-off < 0 {
+		return 0, 0
+	}
+	j1 = min((g.w-1-off)/g.s+1, g.ow)
+	return min(j0, j1), j1
+}
+
 // dwFwd computes out[b,c,i,j] = Σ_{u,v} w[c,u,v]·x[b,c,i·s−p+u·d, j·s−p+v·d], pixels outside
 // the image being 0.
 func dwFwd[T float](x, wt []T, g dwGeom) []T {
@@ -33,11 +47,9 @@ func dwFwd[T float](x, wt []T, g dwGeom) []T {
 					}
 					row := img[y*g.w : (y+1)*g.w]
 					orow := o[i*g.ow : (i+1)*g.ow]
-					for j := range orow {
-						xx := j*g.s - g.p + v*g.d
-						if xx >= 0 && xx < g.w {
-							orow[j] += kv * row[xx]
-						}
+					j0, j1 := g.cols(v)
+					for j, xx := j0, j0*g.s-g.p+v*g.d; j < j1; j, xx = j+1, xx+g.s {
+						orow[j] += kv * row[xx]
 					}
 				}
 			}
@@ -65,11 +77,9 @@ func dwBwdX[T float](wt, gy []T, g dwGeom) []T {
 					}
 					row := gimg[y*g.w : (y+1)*g.w]
 					orow := o[i*g.ow : (i+1)*g.ow]
-					for j, gv := range orow {
-						xx := j*g.s - g.p + v*g.d
-						if xx >= 0 && xx < g.w {
-							row[xx] += kv * gv
-						}
+					j0, j1 := g.cols(v)
+					for j, xx := j0, j0*g.s-g.p+v*g.d; j < j1; j, xx = j+1, xx+g.s {
+						row[xx] += kv * orow[j]
 					}
 				}
 			}
@@ -96,11 +106,9 @@ func dwBwdW[T float](x, gy []T, g dwGeom) []T {
 					}
 					row := img[y*g.w : (y+1)*g.w]
 					orow := o[i*g.ow : (i+1)*g.ow]
-					for j, gv := range orow {
-						xx := j*g.s - g.p + v*g.d
-						if xx >= 0 && xx < g.w {
-							acc += row[xx] * gv
-						}
+					j0, j1 := g.cols(v)
+					for j, xx := j0, j0*g.s-g.p+v*g.d; j < j1; j, xx = j+1, xx+g.s {
+						acc += row[xx] * orow[j]
 					}
 				}
 				ker[u*g.k+v] += acc
