@@ -5,6 +5,8 @@ import (
 	"math"
 	"testing"
 
+	"gorgonia.org/tensor"
+
 	"github.com/abs-nas/abs/internal/abs/angle"
 	"github.com/abs-nas/abs/internal/abs/data"
 	"github.com/abs-nas/abs/internal/abs/nn"
@@ -189,5 +191,33 @@ func TestSpacesTrainFashion(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPresets checks that every preset names a space Spec knows and builds a net for 28×28
+// Fashion-MNIST images.
+func TestPresets(t *testing.T) {
+	set := &data.Set{C: 1, H: 28, W: 28, Classes: 10}
+	for _, name := range PresetNames() {
+		p := Presets[name]
+		spec, err := Spec(p.Space, p.Net, set)
+		if err != nil {
+			t.Errorf("preset %s: %v", name, err)
+			continue
+		}
+		net, err := spec.Build(tensor.Float32, nn.KaimingNormal, 1)
+		if err != nil {
+			t.Errorf("preset %s: %v", name, err)
+			continue
+		}
+		if s := net.Shape(); s != (nn.Shape{InC: 1, H: 28, W: 28, Classes: 10}) {
+			t.Errorf("preset %s: net shape %+v", name, s)
+		}
+	}
+	if _, err := Spec("spos", NetConfig{}, set); err == nil {
+		t.Error("unknown space: no error")
+	}
+	if _, err := Spec("darts", NetConfig{Width: 5, Cells: 8}, set); err == nil {
+		t.Error("darts with odd width: no error")
 	}
 }
