@@ -109,8 +109,8 @@ var dartsKinds = []int{
 }
 
 // TestGradDARTS checks the gradient of the loss of a small DARTS net with respect to its
-// parameters against central differences, for a child using every op kind and one with none
-// edges (a zero node and an unread input node), and that the gradients cover exactly the
+// parameters against central differences, for a child using every op kind, one with none edges
+// (a zero node and an unread input node) and one whose node 3 is node 2 itself, and that the gradients cover exactly the
 // parameters the child uses.
 func TestGradDARTS(t *testing.T) {
 	cfg := DARTSConfig{C: 2, Cells: 3, InC: 1, H: 8, W: 8, Classes: 3}
@@ -118,7 +118,9 @@ func TestGradDARTS(t *testing.T) {
 	withNone[0], withNone[1] = space.DARTSNone, space.DARTSNone // normal node 2: a constant zero
 	withNone[2] = space.DARTSNone                               // normal node 3 no longer reads node 0 …
 	withNone[6] = space.DARTSNone                               // … nor node 4 node 1: normal cells read no input
-	for _, child := range [][]int{dartsKinds, withNone} {
+	dup := append([]int(nil), dartsKinds...)
+	dup[2] = space.DARTSNone // normal node 3 = skip(node 2): the cell output holds node 2 twice
+	for _, child := range [][]int{dartsKinds, withNone, dup} {
 		net, err := NewDARTS(cfg, tensor.Float64, KaimingNormal, 7)
 		if err != nil {
 			t.Fatal(err)
