@@ -254,11 +254,11 @@ func (n *DARTSNet) Graph(child []int, x *tensor.Dense, labels []int, mode BNMode
 			if l > 0 && cfg.reduce(l-1) {
 				nodes[0] = b.factorizedReduce(s0, pre+".s0")
 			} else {
-				nodes[0] = b.bn(b.conv(b.relu(s0), pre+".s0.conv", 1, 0), pre+".s0.bn", false)
+				nodes[0] = b.bn(b.pointwise(b.relu(s0), pre+".s0.conv"), pre+".s0.bn", false)
 			}
 		}
 		if plan.use[l][1] {
-			nodes[1] = b.bn(b.conv(b.relu(s1), pre+".s1.conv", 1, 0), pre+".s1.bn", false)
+			nodes[1] = b.bn(b.pointwise(b.relu(s1), pre+".s1.conv"), pre+".s1.bn", false)
 		}
 		off := 0
 		if red {
@@ -342,11 +342,11 @@ func (b *builder) dartsOp(x *gorgonia.Node, o, stride int, p string) *gorgonia.N
 		return b.factorizedReduce(x, p)
 	case space.DARTSSepConv3, space.DARTSSepConv5:
 		// DARTS' SepConv: (ReLU, depthwise k×k, pointwise, BN) twice, the first with the stride.
-		y := b.bn(b.conv(b.depthwise(b.relu(x), p+".dw1", stride, k/2, 1), p+".pw1", 1, 0), p+".bn1", false)
-		return b.bn(b.conv(b.depthwise(b.relu(y), p+".dw2", 1, k/2, 1), p+".pw2", 1, 0), p+".bn2", false)
+		y := b.bn(b.pointwise(b.depthwise(b.relu(x), p+".dw1", stride, k/2, 1), p+".pw1"), p+".bn1", false)
+		return b.bn(b.pointwise(b.depthwise(b.relu(y), p+".dw2", 1, k/2, 1), p+".pw2"), p+".bn2", false)
 	case space.DARTSDilConv3, space.DARTSDilConv5:
 		// DARTS' DilConv: ReLU, depthwise k×k with dilation 2 and padding k−1, pointwise, BN.
-		return b.bn(b.conv(b.depthwise(b.relu(x), p+".dw", stride, k-1, 2), p+".pw", 1, 0), p+".bn", false)
+		return b.bn(b.pointwise(b.depthwise(b.relu(x), p+".dw", stride, k-1, 2), p+".pw"), p+".bn", false)
 	}
 	b.err = fmt.Errorf("darts op code %d has no layer", o)
 	return nil
@@ -360,12 +360,20 @@ func (b *builder) factorizedReduce(x *gorgonia.Node, p string) *gorgonia.Node {
 	if b.err != nil {
 		return nil
 	}
-	a := b.conv(b.must(Subsample2(r, 0)), p+".conv_1", 1, 0)
-	c := b.conv(b.must(Subsample2(r, 1)), p+".conv_2", 1, 0)
+	a := b.pointwise(b.must(Subsample2(r, 0)), p+".conv_1")
+	c := b.pointwise(b.must(Subsample2(r, 1)), p+".conv_2")
 	if b.err != nil {
 		return nil
 	}
 	return b.bn(b.must(gorgonia.Concat(1, a, c)), p+".bn", false)
+}
+
+// pointwise applies Pointwise with the 1×1 kernel parameter name.
+func (b *builder) pointwise(x *gorgonia.Node, name string) *gorgonia.Node {
+	if b.err != nil {
+		return nil
+	}
+	return b.must(Pointwise(x, b.param(name)))
 }
 
 // depthwise applies DepthwiseConv with the kernel parameter name.

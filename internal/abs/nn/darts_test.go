@@ -17,8 +17,8 @@ import (
 
 // graphMACs counts the multiply-accumulates of one forward pass of the graph gr per image, from
 // the shapes of its nodes alone: every matrix product (gorgonia's Conv2d lowers to im2col and a
-// product, the classifier is one) costs M·K·N, every depthwise convolution C·k²·H_out·W_out per
-// image. It knows nothing of the space's FLOPs formulas.
+// product, the classifier is one) costs M·K·N, every pointwise convolution C_out·C_in·H·W and every
+// depthwise convolution C·k²·H_out·W_out per image. It knows nothing of the space's FLOPs formulas.
 func graphMACs(t *testing.T, gr *Graph, batch int) int64 {
 	t.Helper()
 	var total int64
@@ -39,6 +39,12 @@ func graphMACs(t *testing.T, gr *Graph, batch int) int64 {
 			mn := out[0] * out[1]
 			k := int(math.Round(math.Sqrt(float64(kids[0].Shape().TotalSize()) * float64(kids[1].Shape().TotalSize()) / float64(mn))))
 			total += int64(mn) * int64(k)
+		case s == "Pointwise":
+			ker := kids[0].Shape() // the kernel is a parameter, an input node
+			if kids[0].Op() != nil {
+				ker = kids[1].Shape()
+			}
+			total += int64(n.Shape().TotalSize()) * int64(ker[1])
 		case strings.HasPrefix(s, "Depthwise("):
 			ker := kids[0].Shape() // the kernel is a parameter, an input node
 			if kids[0].Op() != nil {

@@ -154,3 +154,29 @@ func TestSubsample2(t *testing.T) {
 		}, randDense(rng, 2, 2, 4, 6))
 	}
 }
+
+// TestPointwiseMatchesConv checks Pointwise against gorgonia's Conv2d with the same 1×1 kernel.
+func TestPointwiseMatchesConv(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 6))
+	x, w := randDense(rng, 2, 3, 4, 5), randDense(rng, 4, 3, 1, 1)
+	got := runOp(t, func(in []*gorgonia.Node) (*gorgonia.Node, error) { return Pointwise(in[0], in[1]) }, x, w)
+	want := runOp(t, func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+		return gorgonia.Conv2d(in[0], in[1], tensor.Shape{1, 1}, []int{0, 0}, []int{1, 1}, nil)
+	}, x, w)
+	if !got.Shape().Eq(want.Shape()) {
+		t.Fatalf("shape %v, want %v", got.Shape(), want.Shape())
+	}
+	gv, wv := got.Data().([]float64), want.Data().([]float64)
+	for i := range gv {
+		if math.Abs(gv[i]-wv[i]) > 1e-12 {
+			t.Fatalf("element %d = %g, want %g", i, gv[i], wv[i])
+		}
+	}
+}
+
+func TestGradPointwise(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 7))
+	checkGrad(t, func(_ *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+		return Pointwise(in[0], in[1])
+	}, randDense(rng, 3, 2, 3, 2), randDense(rng, 4, 2, 1, 1))
+}

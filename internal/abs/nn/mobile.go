@@ -154,7 +154,7 @@ func (n *MobileNet) Graph(child []int, x *tensor.Dense, labels []int, mode BNMod
 	in := gorgonia.NewTensor(b.g, n.Dtype, 4, gorgonia.WithShape(x.Shape()...), gorgonia.WithName("input"), gorgonia.WithValue(x))
 	h := b.relu6(b.bn(b.conv(in, "stem.conv", 2, 1), "stem.bn", true))
 	h = b.relu6(b.bn(b.depthwise(h, "first.dw", 1, 1, 1), "first.bn1", true))
-	h = b.bn(b.conv(h, "first.pw", 1, 0), "first.bn2", true)
+	h = b.bn(b.pointwise(h, "first.pw"), "first.bn2", true)
 	ops := cfg.Space.Ops()
 	for l, o := range child {
 		if o == space.MobileIdentity {
@@ -162,15 +162,15 @@ func (n *MobileNet) Graph(child []int, x *tensor.Dense, labels []int, mode BNMod
 		}
 		op := ops[o]
 		p := fmt.Sprintf("layer%d.%s", l, op.Name)
-		y := b.relu6(b.bn(b.conv(h, p+".expand", 1, 0), p+".bn_expand", false))
+		y := b.relu6(b.bn(b.pointwise(h, p+".expand"), p+".bn_expand", false))
 		y = b.relu6(b.bn(b.depthwise(y, p+".dw", cfg.Space.Layers[l].Stride, op.Kernel/2, 1), p+".bn_dw", false))
-		y = b.bn(b.conv(y, p+".project", 1, 0), p+".bn_project", false)
+		y = b.bn(b.pointwise(y, p+".project"), p+".bn_project", false)
 		if cfg.residual(l) && b.err == nil {
 			y = b.must(gorgonia.Add(h, y))
 		}
 		h = y
 	}
-	h = b.relu6(b.bn(b.conv(h, "last.conv", 1, 0), "last.bn", true))
+	h = b.relu6(b.bn(b.pointwise(h, "last.conv"), "last.bn", true))
 	logits := b.classifier(h)
 	if b.err != nil {
 		return nil, fmt.Errorf("build graph of %v: %w", child, b.err)
