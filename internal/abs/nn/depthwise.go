@@ -40,6 +40,7 @@ func dwFwd[T float](x, wt []T, g dwGeom) []T {
 		for u := 0; u < g.k; u++ {
 			for v := 0; v < g.k; v++ {
 				kv := ker[u*g.k+v]
+				j0, j1 := g.cols(v)
 				for i := 0; i < g.oh; i++ {
 					y := i*g.s - g.p + u*g.d
 					if y < 0 || y >= g.h {
@@ -47,7 +48,6 @@ func dwFwd[T float](x, wt []T, g dwGeom) []T {
 					}
 					row := img[y*g.w : (y+1)*g.w]
 					orow := o[i*g.ow : (i+1)*g.ow]
-					j0, j1 := g.cols(v)
 					for j, xx := j0, j0*g.s-g.p+v*g.d; j < j1; j, xx = j+1, xx+g.s {
 						orow[j] += kv * row[xx]
 					}
@@ -70,6 +70,7 @@ func dwBwdX[T float](wt, gy []T, g dwGeom) []T {
 		for u := 0; u < g.k; u++ {
 			for v := 0; v < g.k; v++ {
 				kv := ker[u*g.k+v]
+				j0, j1 := g.cols(v)
 				for i := 0; i < g.oh; i++ {
 					y := i*g.s - g.p + u*g.d
 					if y < 0 || y >= g.h {
@@ -77,7 +78,6 @@ func dwBwdX[T float](wt, gy []T, g dwGeom) []T {
 					}
 					row := gimg[y*g.w : (y+1)*g.w]
 					orow := o[i*g.ow : (i+1)*g.ow]
-					j0, j1 := g.cols(v)
 					for j, xx := j0, j0*g.s-g.p+v*g.d; j < j1; j, xx = j+1, xx+g.s {
 						row[xx] += kv * orow[j]
 					}
@@ -99,6 +99,7 @@ func dwBwdW[T float](x, gy []T, g dwGeom) []T {
 		for u := 0; u < g.k; u++ {
 			for v := 0; v < g.k; v++ {
 				var acc T
+				j0, j1 := g.cols(v)
 				for i := 0; i < g.oh; i++ {
 					y := i*g.s - g.p + u*g.d
 					if y < 0 || y >= g.h {
@@ -106,7 +107,6 @@ func dwBwdW[T float](x, gy []T, g dwGeom) []T {
 					}
 					row := img[y*g.w : (y+1)*g.w]
 					orow := o[i*g.ow : (i+1)*g.ow]
-					j0, j1 := g.cols(v)
 					for j, xx := j0, j0*g.s-g.p+v*g.d; j < j1; j, xx = j+1, xx+g.s {
 						acc += row[xx] * orow[j]
 					}
