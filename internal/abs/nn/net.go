@@ -1,9 +1,13 @@
-// Package nn is the NAS-Bench-201 network on gorgonia: weights held outside any graph, a fresh graph
-// per sampled child over those shared weights, our own pooling and batch-normalisation ops with
-// correct gradients, weight initialisation and SGD with Nesterov momentum.
+// Package nn holds the supernets on gorgonia: the NAS-Bench-201 network (this file), the DARTS
+// search supernet (darts.go) and the MobileNet-like supernets of ProxylessNAS and FairNAS
+// (mobile.go), all behind the Supernet interface. Weights are held outside any graph and a fresh
+// graph is built per sampled child over those shared weights; the ops gorgonia lacks or gets wrong
+// are ours, with gradients checked by finite differences (pooling, batch normalisation, depthwise
+// and dilated convolution, 1×1 convolution, ReLU6, FactorizedReduce's subsampling); weight
+// initialisation and SGD with Nesterov momentum complete it.
 //
-// The network follows NAS-Bench-201's TinyNetwork (Dong & Yang, "NAS-Bench-201: Extending the Scope
-// of Reproducible Neural Architecture Search", ICLR 2020): a 3×3 stem convolution to C channels with
+// The NB201 network follows NAS-Bench-201's TinyNetwork (Dong & Yang, "NAS-Bench-201: Extending the
+// Scope of Reproducible Neural Architecture Search", ICLR 2020): a 3×3 stem convolution to C channels with
 // batch norm, N cells, a ResNet reduction block, N cells at 2C, a reduction block, N cells at 4C,
 // batch norm and ReLU, global average pooling and a linear classifier. Cell batch norms have no
 // affine parameters, as in the supernet of the ABS authors (Hu et al., "Angle-based Search Space
