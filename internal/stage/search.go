@@ -200,7 +200,7 @@ func Retrain(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("retrain %s: %w", *arch, err)
 	}
-	valid, err := train.Accuracy(ctx, res.Trainer.Net, child, d.valid, j.cfg.Batch, res.Trainer.Net.Stats)
+	valid, err := train.Accuracy(ctx, res.Trainer.Net, child, d.valid, j.cfg.Batch, res.Trainer.Net.RunningStats())
 	if err != nil {
 		return fmt.Errorf("validate %s: %w", *arch, err)
 	}
@@ -218,7 +218,7 @@ func Retrain(ctx context.Context, args []string) error {
 	last.ValidAcc, last.TestAcc = &va, &te
 	j.log.Info("retrained", "arch", *arch, "valid_acc", va, "test_acc", te, "seconds", secs)
 	meta := j.meta()
-	wObj, err := schema.Weights.Put(ctx, j.st, retrainWeightsKey, meta, schema.WeightsOf(res.Trainer.Net.Set()))
+	wObj, err := schema.Weights.Put(ctx, j.st, retrainWeightsKey, meta, schema.WeightsOf(res.Weights))
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,13 @@
-// Package nn is the NAS-Bench-201 network on gorgonia: weights held outside any graph, a fresh graph
-// per sampled child over those shared weights, our own pooling and batch-normalisation ops with
-// correct gradients, weight initialisation and SGD with Nesterov momentum.
+// Package nn holds the supernets on gorgonia: the NAS-Bench-201 network (this file), the DARTS
+// search supernet (darts.go) and the MobileNet-like supernets of ProxylessNAS and FairNAS
+// (mobile.go), all behind the Supernet interface. Weights are held outside any graph and a fresh
+// graph is built per sampled child over those shared weights; the ops gorgonia lacks or gets wrong
+// are ours, with gradients checked by finite differences (pooling, batch normalisation, depthwise
+// and dilated convolution, 1×1 convolution, ReLU6, FactorizedReduce's subsampling); weight
+// initialisation and SGD with Nesterov momentum complete it.
 //
-// The network follows NAS-Bench-201's TinyNetwork (Dong & Yang, "NAS-Bench-201: Extending the Scope
-// of Reproducible Neural Architecture Search", ICLR 2020): a 3×3 stem convolution to C channels with
+// The NB201 network follows NAS-Bench-201's TinyNetwork (Dong & Yang, "NAS-Bench-201: Extending the
+// Scope of Reproducible Neural Architecture Search", ICLR 2020): a 3×3 stem convolution to C channels with
 // batch norm, N cells, a ResNet reduction block, N cells at 2C, a reduction block, N cells at 4C,
 // batch norm and ReLU, global average pooling and a linear classifier. Cell batch norms have no
 // affine parameters, as in the supernet of the ABS authors (Hu et al., "Angle-based Search Space
@@ -221,7 +225,7 @@ func (n *Net) ChildParams(arch []int) ([]string, error) {
 
 // graphMu serialises graph construction, differentiation and compilation: gorgonia v0.9.18 keeps
 // unsynchronised global state there (a group counter, shared constant nodes). Running compiled
-// graphs needs no lock.
+// graphs needs no lock, so children can be evaluated in parallel.
 var graphMu sync.Mutex
 
 // Graph is the computation graph of one child on one batch.
@@ -237,8 +241,7 @@ type Graph struct {
 // weights for the batch x (B×InC×H×W, of the net's dtype). With labels it adds the loss. Batch
 // norms run in mode and read and update the running statistics in stats (usually n.Stats; a copy
 // for Re-BN). Edges that do not contribute to the output are left out, so every parameter node
-// reaches the logits; an arch whose output is disconnected is an error. Graphs may be built from
-// several goroutines; running them concurrently is safe when they use different stats.
+// reaches the logits; an arch whose output is disconnected is an error.
 func (n *Net) Graph(arch []int, x *tensor.Dense, labels []int, mode BNMode, stats map[string]*Stats) (*Graph, error) {
 	live, err := Live(arch)
 	if err != nil {
@@ -250,7 +253,7 @@ func (n *Net) Graph(arch []int, x *tensor.Dense, labels []int, mode BNMode, stat
 	}
 	graphMu.Lock()
 	defer graphMu.Unlock()
-	b := &builder{net: n, stats: stats, mode: mode, g: gorgonia.NewGraph(), params: map[string]*gorgonia.Node{}}
+	b := newBuilder(n.Dtype, n.Params, stats, mode)
 	in := gorgonia.NewTensor(b.g, n.Dtype, 4, gorgonia.WithShape(x.Shape()...), gorgonia.WithName("input"), gorgonia.WithValue(x))
 
 	h := b.bn(b.conv(in, "stem.conv", 1, 1), "stem.bn", true)
@@ -281,14 +284,19 @@ func (n *Net) Graph(arch []int, x *tensor.Dense, labels []int, mode BNMode, stat
 	return gr, nil
 }
 
-// builder adds layers to a graph, keeping the first error.
+// builder adds layers to a graph over shared weights, keeping the first error.
 type builder struct {
-	net    *Net
-	stats  map[string]*Stats
-	mode   BNMode
-	g      *gorgonia.ExprGraph
-	params map[string]*gorgonia.Node
-	err    error
+	dtype   tensor.Dtype
+	weights map[string]*tensor.Dense
+	stats   map[string]*Stats
+	mode    BNMode
+	g       *gorgonia.ExprGraph
+	params  map[string]*gorgonia.Node
+	err     error
+}
+
+func newBuilder(dt tensor.Dtype, weights map[string]*tensor.Dense, stats map[string]*Stats, mode BNMode) *builder {
+	return &builder{dtype: dt, weights: weights, stats: stats, mode: mode, g: gorgonia.NewGraph(), params: map[string]*gorgonia.Node{}}
 }
 
 func (b *builder) must(n *gorgonia.Node, err error) *gorgonia.Node {
@@ -302,13 +310,13 @@ func (b *builder) param(name string) *gorgonia.Node {
 	if p, ok := b.params[name]; ok {
 		return p
 	}
-	t := b.net.Params[name]
+	t := b.weights[name]
 	if t == nil {
 		panic("nn: missing parameter " + name) // the builder only asks for names New created
 	}
 	// A shallow clone shares the data but not the header, which gorgonia's machines write to
 	// (engine), so graphs of several goroutines may read one weight at once.
-	p := gorgonia.NewTensor(b.g, b.net.Dtype, t.Dims(), gorgonia.WithShape(t.Shape()...), gorgonia.WithName(name), gorgonia.WithValue(t.ShallowClone()))
+	p := gorgonia.NewTensor(b.g, b.dtype, t.Dims(), gorgonia.WithShape(t.Shape()...), gorgonia.WithName(name), gorgonia.WithValue(t.ShallowClone()))
 	b.params[name] = p
 	return p
 }
@@ -395,33 +403,24 @@ func (b *builder) cell(x *gorgonia.Node, c int, arch []int, live [Edges]bool) *g
 }
 
 // Set returns the trainable parameters as a param.Set of float32 tensors (copies).
-func (n *Net) Set() param.Set {
-	s := make(param.Set, len(n.Params))
-	for name, t := range n.Params {
+func (n *Net) Set() param.Set { return paramSet(n.Params) }
+
+// paramSet returns float32 copies of params.
+func paramSet(params map[string]*tensor.Dense) param.Set {
+	s := make(param.Set, len(params))
+	for name, t := range params {
 		s[name] = param.Tensor{Shape: append([]int(nil), t.Shape()...), Data: toFloat32(t)}
 	}
 	return s
 }
 
-// ChildSet returns the parameters that child arch uses (see ChildParams) as a param.Set of float32
-// tensors (copies): the weights of a stand-alone model of that architecture.
-func (n *Net) ChildSet(arch []int) (param.Set, error) {
-	names, err := n.ChildParams(arch)
-	if err != nil {
-		return nil, err
-	}
-	s := make(param.Set, len(names))
-	for _, name := range names {
-		t := n.Params[name]
-		s[name] = param.Tensor{Shape: append([]int(nil), t.Shape()...), Data: toFloat32(t)}
-	}
-	return s, nil
-}
-
 // Load copies the tensors of s into the parameters of the same name. Every parameter of the net
 // must be present with its shape; names in s that the net lacks are an error.
-func (n *Net) Load(s param.Set) error {
-	for name, t := range n.Params {
+func (n *Net) Load(s param.Set) error { return loadParams(n.Params, s) }
+
+// loadParams copies s into params, which must have exactly the names and shapes of s.
+func loadParams(params map[string]*tensor.Dense, s param.Set) error {
+	for name, t := range params {
 		v, ok := s[name]
 		if !ok {
 			return fmt.Errorf("load weights: parameter %s missing", name)
@@ -431,11 +430,11 @@ func (n *Net) Load(s param.Set) error {
 		}
 	}
 	for name := range s {
-		if _, ok := n.Params[name]; !ok {
+		if _, ok := params[name]; !ok {
 			return fmt.Errorf("load weights: unknown parameter %s", name)
 		}
 	}
-	for name, t := range n.Params {
+	for name, t := range params {
 		fromFloat32(t, s[name].Data)
 	}
 	return nil

@@ -16,6 +16,12 @@ func (n *Net) Backward(arch []int, x *tensor.Dense, labels []int, stats map[stri
 	if err != nil {
 		return 0, nil, err
 	}
+	return gradients(gr, arch)
+}
+
+// gradients runs the graph gr of child arch and returns its loss and the gradient of every
+// parameter node in gr.Params.
+func gradients(gr *Graph, arch []int) (float64, map[string]*tensor.Dense, error) {
 	names := make([]string, 0, len(gr.Params))
 	for name := range gr.Params {
 		names = append(names, name)
@@ -55,6 +61,11 @@ func (n *Net) Logits(arch []int, x *tensor.Dense, mode BNMode, stats map[string]
 	if err != nil {
 		return nil, err
 	}
+	return logits(gr, arch)
+}
+
+// logits runs the graph gr of child arch and returns its logits row by row.
+func logits(gr *Graph, arch []int) ([]float64, error) {
 	graphMu.Lock()
 	m := gorgonia.NewTapeMachine(gr.G)
 	graphMu.Unlock()
@@ -82,17 +93,22 @@ func (n *Net) Logits(arch []int, x *tensor.Dense, mode BNMode, stats map[string]
 // Input converts a batch of images (NCHW float32 values) to a tensor of the net's dtype.
 func (n *Net) Input(images []float32, batch int) (*tensor.Dense, error) {
 	c := n.Config
-	if len(images) != batch*c.InC*c.H*c.W {
-		return nil, fmt.Errorf("batch of %d values, want %d×%d×%d×%d", len(images), batch, c.InC, c.H, c.W)
+	return input(n.Dtype, images, batch, c.InC, c.H, c.W)
+}
+
+// input converts batch images of shape inC×h×w to a tensor of dtype dt.
+func input(dt tensor.Dtype, images []float32, batch, inC, h, w int) (*tensor.Dense, error) {
+	if len(images) != batch*inC*h*w {
+		return nil, fmt.Errorf("batch of %d values, want %d×%d×%d×%d", len(images), batch, inC, h, w)
 	}
-	if n.Dtype == tensor.Float32 {
-		return tensor.New(tensor.WithShape(batch, c.InC, c.H, c.W), tensor.WithBacking(append([]float32(nil), images...))), nil
+	if dt == tensor.Float32 {
+		return tensor.New(tensor.WithShape(batch, inC, h, w), tensor.WithBacking(append([]float32(nil), images...))), nil
 	}
 	v := make([]float64, len(images))
 	for i, x := range images {
 		v[i] = float64(x)
 	}
-	return tensor.New(tensor.WithShape(batch, c.InC, c.H, c.W), tensor.WithBacking(v)), nil
+	return tensor.New(tensor.WithShape(batch, inC, h, w), tensor.WithBacking(v)), nil
 }
 
 func scalar(v gorgonia.Value) float64 {

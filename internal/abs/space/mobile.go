@@ -43,6 +43,10 @@ type Mobile struct {
 	FirstOut int
 	Layers   []Layer
 	LastOut  int
+	// InChannels and Classes are the input image channels and the classifier's output count: 3
+	// and 1000 (ImageNet) in ProxylessGPU and FairNAS; set them to the data set's to count the
+	// FLOPs of a net trained on another data set.
+	InChannels, Classes int
 }
 
 func stages(outs, counts, strides []int, identity bool) []Layer {
@@ -65,7 +69,7 @@ func stages(outs, counts, strides []int, identity bool) []Layer {
 // 6⁶·7¹⁵ children. Stem 32, first block 16, last conv 1280.
 func ProxylessGPU() Mobile {
 	return Mobile{
-		name: "proxyless-gpu", ops: mobileOps, StemOut: 32, FirstOut: 16, LastOut: 1280,
+		name: "proxyless-gpu", ops: mobileOps, StemOut: 32, FirstOut: 16, LastOut: 1280, InChannels: 3, Classes: 1000,
 		Layers: stages([]int{24, 40, 80, 96, 192, 320}, []int{4, 4, 4, 4, 4, 1}, []int{2, 2, 2, 1, 2, 1}, true),
 	}
 }
@@ -75,7 +79,7 @@ func ProxylessGPU() Mobile {
 // strides 2, 2, 2, 1, 2, 1; stem 32, first block 16, last conv 1280.
 func FairNAS() Mobile {
 	return Mobile{
-		name: "fairnas", ops: mobileOps[:6], StemOut: 32, FirstOut: 16, LastOut: 1280,
+		name: "fairnas", ops: mobileOps[:6], StemOut: 32, FirstOut: 16, LastOut: 1280, InChannels: 3, Classes: 1000,
 		Layers: stages([]int{32, 40, 80, 96, 192, 320}, []int{2, 4, 4, 4, 4, 1}, []int{2, 2, 2, 1, 2, 1}, false),
 	}
 }
@@ -157,27 +161,32 @@ func makeDivisible(v float64) int64 {
 	return n
 }
 
+// ScaleChannels returns the channel count x scaled by the width multiplier width: x itself for
+// width 1, else x·width rounded to the nearest multiple of 8, at least 8 and not below 90% of
+// x·width, as MobileNetV2 does.
+func ScaleChannels(x int, width float64) int {
+	if width == 1 {
+		return x
+	}
+	return int(makeDivisible(float64(x) * width))
+}
+
 // FLOPs returns the multiply-accumulates of one forward pass of child c on one image of side
-// resolution, with every channel count scaled by width (rounded as makeDivisible; width 1 keeps the
-// layout) and 1000 classes, counting convolutions and the classifier (BN, ReLU, pooling, additions
-// free). Convs with stride 2 halve the side, rounding up. An MBConv with expansion e, kernel k
-// from c_in to c_out, side h_in to h_out costs
+// resolution, with every channel count scaled by width (as ScaleChannels), m.InChannels input
+// channels and m.Classes classes, counting convolutions and the classifier (BN, ReLU, pooling,
+// additions free). Convs with stride 2 halve the side, rounding up. An MBConv with expansion e,
+// kernel k from c_in to c_out, side h_in to h_out costs
 //
 //	c_in·(e·c_in)·h_in² + (e·c_in)·k²·h_out² + (e·c_in)·c_out·h_out²;
 //
-// identity costs 0; stem 3·stem·9·h², first block stem·9·h² + stem·first·h², last conv
-// c·last·h², classifier last·1000.
+// identity costs 0; stem in·stem·9·h², first block stem·9·h² + stem·first·h², last conv
+// c·last·h², classifier last·classes.
 func (m Mobile) FLOPs(c Child, resolution int, width float64) int64 {
-	ch := func(x int) int64 {
-		if width == 1 {
-			return int64(x)
-		}
-		return makeDivisible(float64(x) * width)
-	}
+	ch := func(x int) int64 { return int64(ScaleChannels(x, width)) }
 	down := func(h int64) int64 { return (h + 1) / 2 }
 	h := down(int64(resolution))
 	stem, first := ch(m.StemOut), ch(m.FirstOut)
-	total := 3 * stem * 9 * h * h
+	total := int64(m.InChannels) * stem * 9 * h * h
 	total += stem*9*h*h + stem*first*h*h
 	cin := first
 	for i, l := range m.Layers {
@@ -194,5 +203,5 @@ func (m Mobile) FLOPs(c Child, resolution int, width float64) int64 {
 		cin, h = cout, hout
 	}
 	last := ch(m.LastOut)
-	return total + cin*last*h*h + last*1000
+	return total + cin*last*h*h + last*int64(m.Classes)
 }

@@ -111,3 +111,42 @@ func TestMobileFLOPs(t *testing.T) {
 		t.Errorf("width 0.5: layer 1 mb_k5_e6 adds %d, want 17160192", got)
 	}
 }
+
+// TestMobileFLOPsInputAndClasses checks that the stem and the classifier follow InChannels and
+// Classes: going from ImageNet's 3 channels and 1000 classes to 1 channel and 10 classes removes
+// 2·stem·9·h² from the stem (h = ⌈224/2⌉ = 112) and last·990 from the classifier.
+func TestMobileFLOPsInputAndClasses(t *testing.T) {
+	for _, m := range []Mobile{ProxylessGPU(), FairNAS()} {
+		c := make(Child, len(m.Layers))
+		small := m
+		small.InChannels, small.Classes = 1, 10
+		got := m.FLOPs(c, 224, 1) - small.FLOPs(c, 224, 1)
+		want := int64(2*32*9*112*112 + 1280*990)
+		if got != want {
+			t.Errorf("%s: difference %d, want %d", m.Name(), got, want)
+		}
+	}
+}
+
+// TestScaleChannels checks the MobileNetV2 rounding on hand-computed cases.
+func TestScaleChannels(t *testing.T) {
+	for _, c := range []struct {
+		x     int
+		width float64
+		want  int
+	}{
+		{32, 1, 32}, // width 1 keeps the layout, even off the multiple of 8
+		{24, 1, 24},
+		{32, 0.25, 8},  // 8
+		{24, 0.25, 8},  // 6 rounds up to the minimum 8
+		{40, 0.25, 16}, // 10 rounds to 8, below 90% of 10, so 16
+		{96, 0.25, 24}, // 24
+		{1280, 0.25, 320},
+		{40, 0.5, 24},   // 20 rounds to 24 (nearest multiple of 8, ties up)
+		{192, 0.35, 64}, // 67.2 rounds to 64 ≥ 60.48
+	} {
+		if got := ScaleChannels(c.x, c.width); got != c.want {
+			t.Errorf("ScaleChannels(%d, %g) = %d, want %d", c.x, c.width, got, c.want)
+		}
+	}
+}

@@ -31,7 +31,7 @@ type EvalOptions struct {
 // statistics are untouched); otherwise the statistics accumulated during supernet training are used.
 // Children are evaluated in parallel by opts.Workers goroutines, which have all finished when
 // Evaluate returns.
-func Evaluate(ctx context.Context, net *nn.Net, archs [][]int, train, test *data.Set, opts EvalOptions) ([]float64, error) {
+func Evaluate(ctx context.Context, net nn.Supernet, archs [][]int, train, test *data.Set, opts EvalOptions) ([]float64, error) {
 	if opts.Batch < 1 || opts.Workers < 1 || opts.ReBN < 0 {
 		return nil, fmt.Errorf("eval options: Batch = %d, Workers = %d, ReBN = %d, want ≥ 1, ≥ 1, ≥ 0", opts.Batch, opts.Workers, opts.ReBN)
 	}
@@ -39,7 +39,7 @@ func Evaluate(ctx context.Context, net *nn.Net, archs [][]int, train, test *data
 		return nil, fmt.Errorf("eval: empty data set")
 	}
 	for i, arch := range archs {
-		if _, err := nn.Live(arch); err != nil {
+		if err := net.Check(arch); err != nil {
 			return nil, fmt.Errorf("eval child %d: %w", i, err)
 		}
 	}
@@ -75,11 +75,11 @@ func Evaluate(ctx context.Context, net *nn.Net, archs [][]int, train, test *data
 	return acc, nil
 }
 
-func evalChild(ctx context.Context, net *nn.Net, arch []int, train, test *data.Set, opts EvalOptions) (float64, error) {
-	stats := net.Stats
+func evalChild(ctx context.Context, net nn.Supernet, arch []int, train, test *data.Set, opts EvalOptions) (float64, error) {
+	stats := net.RunningStats()
 	if opts.ReBN > 0 {
-		stats = make(map[string]*nn.Stats, len(net.Stats))
-		for name, st := range net.Stats {
+		stats = make(map[string]*nn.Stats, len(stats))
+		for name, st := range net.RunningStats() {
 			stats[name] = nn.NewStats(len(st.Mean))
 		}
 		l := data.NewLoader(train, opts.Batch, true, data.Augment{}, int64(opts.Seed))
@@ -105,7 +105,7 @@ func evalChild(ctx context.Context, net *nn.Net, arch []int, train, test *data.S
 
 // Accuracy returns the fraction of test that child arch classifies correctly (ties to the lower
 // class), with batch norms using the running statistics in stats.
-func Accuracy(ctx context.Context, net *nn.Net, arch []int, test *data.Set, batch int, stats map[string]*nn.Stats) (float64, error) {
+func Accuracy(ctx context.Context, net nn.Supernet, arch []int, test *data.Set, batch int, stats map[string]*nn.Stats) (float64, error) {
 	l := data.NewLoader(test, batch, false, data.Augment{}, 0)
 	correct := 0
 	for {
@@ -124,7 +124,7 @@ func Accuracy(ctx context.Context, net *nn.Net, arch []int, test *data.Set, batc
 		if err != nil {
 			return 0, err
 		}
-		k := net.Config.Classes
+		k := net.Shape().Classes
 		for b, label := range y {
 			row := logits[b*k : (b+1)*k]
 			best := 0
@@ -149,7 +149,8 @@ type Result struct {
 	Losses []float64
 	// TestAccuracy is the top-1 accuracy on the test set with the running batch-norm statistics.
 	TestAccuracy float64
-	// Weights holds the trained parameters of the architecture (nn.Net.ChildSet).
+	// Weights holds the trained parameters of the architecture: those its training updated, i.e.
+	// the weights of a stand-alone model of arch (the network holds the whole space's).
 	Weights param.Set
 }
 
@@ -157,26 +158,28 @@ type Result struct {
 // returns its accuracy on test: the engine of the retrain stage. The network holds the weights of
 // the whole space, but only those of arch are trained (Result.Weights); the run is deterministic in
 // opts.Seed.
-func Standalone(ctx context.Context, cfg nn.Config, arch []int, train, test *data.Set, opts Options) (*Result, error) {
-	if _, err := nn.Live(arch); err != nil {
-		return nil, fmt.Errorf("standalone: %w", err)
-	}
+func Standalone(ctx context.Context, cfg nn.Spec, arch []int, train, test *data.Set, opts Options) (*Result, error) {
 	a := append([]int(nil), arch...)
 	tr, err := NewTrainer(cfg, train, func() []int { return a }, opts)
 	if err != nil {
+		return nil, fmt.Errorf("standalone: %w", err)
+	}
+	if err := tr.Net.Check(arch); err != nil {
 		return nil, fmt.Errorf("standalone: %w", err)
 	}
 	losses, err := tr.Run(ctx, opts.Steps)
 	if err != nil {
 		return nil, fmt.Errorf("standalone %v: %w", arch, err)
 	}
-	acc, err := Accuracy(ctx, tr.Net, arch, test, opts.Batch, tr.Net.Stats)
+	acc, err := Accuracy(ctx, tr.Net, arch, test, opts.Batch, tr.Net.RunningStats())
 	if err != nil {
 		return nil, fmt.Errorf("standalone %v: %w", arch, err)
 	}
-	w, err := tr.Net.ChildSet(arch)
-	if err != nil {
-		return nil, fmt.Errorf("standalone %v: %w", arch, err)
+	w := tr.Net.Set()
+	for name := range w {
+		if !tr.used[name] {
+			delete(w, name)
+		}
 	}
 	return &Result{Trainer: tr, Losses: losses, TestAccuracy: acc, Weights: w}, nil
 }

@@ -89,7 +89,7 @@ func TestSupernetFashion(t *testing.T) {
 		}
 	}
 	archs := [][]int{{3, 3, 3, 3, 3, 3}, {1, 2, 3, 2, 3, 1}, {2, 1, 1, 3, 1, 1}}
-	before := nn.CloneStats(tr.Net.Stats)
+	before := nn.CloneStats(tr.Net.RunningStats())
 	plain, err := Evaluate(context.Background(), tr.Net, archs, trainSet, testSet, EvalOptions{Batch: 100, Workers: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +116,7 @@ func TestSupernetFashion(t *testing.T) {
 			}
 		}
 	}
-	for name, st := range tr.Net.Stats {
+	for name, st := range tr.Net.RunningStats() {
 		if b := before[name]; !slicesEqual(b.Mean, st.Mean) || !slicesEqual(b.Var, st.Var) {
 			t.Fatalf("evaluation changed the supernet's running statistics of %s", name)
 		}
@@ -152,7 +152,7 @@ func TestReBNStatistics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stats := nn.CloneStats(net.Stats)
+	stats := nn.CloneStats(net.RunningStats())
 	for _, st := range stats {
 		*st = *nn.NewStats(len(st.Mean))
 	}

@@ -1,5 +1,5 @@
-// Package train trains NAS-Bench-201 networks built by package nn: the weight-sharing supernet with
-// single-path sampling (Guo et al., "Single Path One-Shot Neural Architecture Search with Uniform
+// Package train trains the supernets of package nn (NB201, DARTS, MobileNet-like): the
+// weight-sharing supernet with single-path sampling (Guo et al., "Single Path One-Shot Neural Architecture Search with Uniform
 // Sampling", ECCV 2020), the children evaluated with inherited weights with and without recomputed
 // batch-norm statistics (Re-BN), and fixed architectures trained from scratch. It does no artifact
 // I/O: weights go in and out as param.Set.
@@ -61,8 +61,9 @@ func (o Options) validate() error {
 	return nil
 }
 
-// Sampler returns the architecture of the next child to train: 6 NB201 op codes. The caller seeds
-// it. The trainer calls it once per step and again while the child it returns is disconnected
+// Sampler returns the architecture of the next child to train: one op code per choice point of the
+// net's space (6 for NB201, 28 for DARTS with space.Absent on unkept edges, one per layer for
+// MobileNet-like nets). The caller seeds it. The trainer calls it once per step and again while the child it returns is disconnected
 // (output unreachable from the input), up to maxDraws times: disconnected children are rejected as
 // in the authors' supernet training. Any other invalid child is an error.
 type Sampler func() []int
@@ -82,7 +83,7 @@ type State struct {
 
 // Trainer trains a network by SGD on one data set, one sampled child per step.
 type Trainer struct {
-	Net   *nn.Net
+	Net   nn.Supernet
 	Opt   *nn.SGD
 	Opts  Options
 	State State
@@ -90,24 +91,26 @@ type Trainer struct {
 	set    *data.Set
 	loader *data.Loader
 	sample Sampler
+	used   map[string]bool // parameters some step has updated
 }
 
-// NewTrainer returns a trainer of a freshly initialised network of shape cfg (input shape and
-// classes must match set) that trains on set with children drawn from sample. The initial weights,
-// the base weights of the angle metric, are t.Net.Set() before the first step.
-func NewTrainer(cfg nn.Config, set *data.Set, sample Sampler, opts Options) (*Trainer, error) {
+// NewTrainer returns a trainer of a freshly initialised network of shape cfg (nn.Config for NB201,
+// nn.DARTSConfig, nn.MobileConfig; see Spec; input shape and classes must match set) that trains on
+// set with children drawn from sample. The initial weights, the base weights of the angle metric,
+// are t.Net.Set() before the first step.
+func NewTrainer(cfg nn.Spec, set *data.Set, sample Sampler, opts Options) (*Trainer, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
-	}
-	if set.C != cfg.InC || set.H != cfg.H || set.W != cfg.W || set.Classes != cfg.Classes {
-		return nil, fmt.Errorf("data set %d×%d×%d with %d classes, net expects %d×%d×%d with %d", set.C, set.H, set.W, set.Classes, cfg.InC, cfg.H, cfg.W, cfg.Classes)
 	}
 	if set.N < 1 {
 		return nil, fmt.Errorf("data set is empty")
 	}
-	net, err := nn.New(cfg, tensor.Float32, opts.Init, opts.Seed)
+	net, err := cfg.Build(tensor.Float32, opts.Init, opts.Seed)
 	if err != nil {
 		return nil, err
+	}
+	if s := net.Shape(); set.C != s.InC || set.H != s.H || set.W != s.W || set.Classes != s.Classes {
+		return nil, fmt.Errorf("data set %d×%d×%d with %d classes, net expects %d×%d×%d with %d", set.C, set.H, set.W, set.Classes, s.InC, s.H, s.W, s.Classes)
 	}
 	return &Trainer{
 		Net: net, Opt: nn.NewSGD(opts.Momentum, opts.WeightDecay), Opts: opts,
@@ -127,7 +130,7 @@ func (t *Trainer) Step() ([]int, float64, error) {
 		}
 		arch = t.sample()
 		t.State.Samples++
-		_, err := nn.Live(arch)
+		err := t.Net.Check(arch)
 		if err == nil {
 			break
 		}
@@ -145,13 +148,19 @@ func (t *Trainer) Step() ([]int, float64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	loss, grads, err := t.Net.Backward(arch, in, y, t.Net.Stats)
+	loss, grads, err := t.Net.Backward(arch, in, y, t.Net.RunningStats())
 	if err != nil {
 		return nil, 0, fmt.Errorf("train step %d: %w", t.State.Step+1, err)
 	}
 	lr := nn.Cosine(t.Opts.LR, t.Opts.LRMin, t.State.Step, t.Opts.Steps)
-	if err := t.Opt.Step(lr, t.Net.Params, grads); err != nil {
+	if err := t.Opt.Step(lr, t.Net.Weights(), grads); err != nil {
 		return nil, 0, fmt.Errorf("train step %d: %w", t.State.Step+1, err)
+	}
+	if t.used == nil {
+		t.used = map[string]bool{}
+	}
+	for name := range grads {
+		t.used[name] = true
 	}
 	t.State.Step++
 	return arch, loss, nil
@@ -189,7 +198,7 @@ func (t *Trainer) Checkpoint() Checkpoint {
 	for name, b := range t.Opt.Buffers {
 		w["momentum."+name] = param.Tensor{Shape: append([]int(nil), b.Shape()...), Data: append([]float32(nil), b.Data().([]float32)...)}
 	}
-	for name, st := range t.Net.Stats {
+	for name, st := range t.Net.RunningStats() {
 		w["buffer."+name+".running_mean"] = statTensor(st.Mean)
 		w["buffer."+name+".running_var"] = statTensor(st.Var)
 	}
@@ -207,7 +216,7 @@ func statTensor(v []float64) param.Tensor {
 // Resume returns a trainer that continues the run saved in ck. set, sample and opts must be those
 // of the original run, with sample freshly seeded as it was then: Resume replays the sampler and the
 // data loader up to the saved position, so the resumed run is bit-identical to an uninterrupted one.
-func Resume(ck Checkpoint, cfg nn.Config, set *data.Set, sample Sampler, opts Options) (*Trainer, error) {
+func Resume(ck Checkpoint, cfg nn.Spec, set *data.Set, sample Sampler, opts Options) (*Trainer, error) {
 	t, err := NewTrainer(cfg, set, sample, opts)
 	if err != nil {
 		return nil, err
@@ -217,14 +226,14 @@ func Resume(ck Checkpoint, cfg nn.Config, set *data.Set, sample Sampler, opts Op
 		switch {
 		case strings.HasPrefix(name, "momentum."):
 			p := strings.TrimPrefix(name, "momentum.")
-			w := t.Net.Params[p]
+			w := t.Net.Weights()[p]
 			if w == nil || w.Shape().TotalSize() != len(v.Data) {
 				return nil, fmt.Errorf("resume: momentum buffer %s does not match a parameter", name)
 			}
 			t.Opt.Buffers[p] = tensor.New(tensor.WithShape(w.Shape()...), tensor.WithBacking(append([]float32(nil), v.Data...)))
 		case strings.HasPrefix(name, "buffer."):
 			layer, stat, ok := strings.Cut(strings.TrimPrefix(name, "buffer."), ".running_")
-			st := t.Net.Stats[layer]
+			st := t.Net.RunningStats()[layer]
 			if !ok || st == nil || len(st.Mean) != len(v.Data) || (stat != "mean" && stat != "var") {
 				return nil, fmt.Errorf("resume: %s is not the running mean or var of a batch norm of %d channels", name, len(v.Data))
 			}

@@ -1,0 +1,204 @@
+package nn
+
+import (
+	"fmt"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// convOut returns the output size of a convolution with kernel k, stride s, padding p and
+// dilation d over n: ⌊(n + 2p − d·(k−1) − 1)/s⌋ + 1.
+func convOut(n, k, s, p, d int) int { return (n+2*p-d*(k-1)-1)/s + 1 }
+
+// dwGeom is the geometry of a depthwise convolution.
+type dwGeom struct{ b, c, h, w, k, s, p, d, oh, ow int }
+
+// cols returns the range [j0, j1) of output columns whose tap v reads a pixel inside the image:
+// 0 ≤ j·s − p + v·d < w.
+func (g dwGeom) cols(v int) (j0, j1 int) {
+	off := v*g.d - g.p
+	if off < 0 {
+		j0 = (-off + g.s - 1) / g.s
+	}
+	if g.w-1-off < 0 {
+		return 0, 0
+	}
+	j1 = min((g.w-1-off)/g.s+1, g.ow)
+	return min(j0, j1), j1
+}
+
+// dwFwd computes out[b,c,i,j] = Σ_{u,v} w[c,u,v]·x[b,c,i·s−p+u·d, j·s−p+v·d], pixels outside
+// the image being 0.
+func dwFwd[T float](x, wt []T, g dwGeom) []T {
+	out := make([]T, g.b*g.c*g.oh*g.ow)
+	kk := g.k * g.k
+	for bc := 0; bc < g.b*g.c; bc++ {
+		img := x[bc*g.h*g.w : (bc+1)*g.h*g.w]
+		o := out[bc*g.oh*g.ow : (bc+1)*g.oh*g.ow]
+		ker := wt[(bc%g.c)*kk : (bc%g.c+1)*kk]
+		for u := 0; u < g.k; u++ {
+			for v := 0; v < g.k; v++ {
+				kv := ker[u*g.k+v]
+				j0, j1 := g.cols(v)
+				for i := 0; i < g.oh; i++ {
+					y := i*g.s - g.p + u*g.d
+					if y < 0 || y >= g.h {
+						continue
+					}
+					row := img[y*g.w : (y+1)*g.w]
+					orow := o[i*g.ow : (i+1)*g.ow]
+					for j, xx := j0, j0*g.s-g.p+v*g.d; j < j1; j, xx = j+1, xx+g.s {
+						orow[j] += kv * row[xx]
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// dwBwdX is the adjoint of dwFwd in x: gx[b,c,y,x] = Σ over the outputs (i,j) and taps (u,v) that
+// read (y,x) of w[c,u,v]·gy[b,c,i,j].
+func dwBwdX[T float](wt, gy []T, g dwGeom) []T {
+	gx := make([]T, g.b*g.c*g.h*g.w)
+	kk := g.k * g.k
+	for bc := 0; bc < g.b*g.c; bc++ {
+		gimg := gx[bc*g.h*g.w : (bc+1)*g.h*g.w]
+		o := gy[bc*g.oh*g.ow : (bc+1)*g.oh*g.ow]
+		ker := wt[(bc%g.c)*kk : (bc%g.c+1)*kk]
+		for u := 0; u < g.k; u++ {
+			for v := 0; v < g.k; v++ {
+				kv := ker[u*g.k+v]
+				j0, j1 := g.cols(v)
+				for i := 0; i < g.oh; i++ {
+					y := i*g.s - g.p + u*g.d
+					if y < 0 || y >= g.h {
+						continue
+					}
+					row := gimg[y*g.w : (y+1)*g.w]
+					orow := o[i*g.ow : (i+1)*g.ow]
+					for j, xx := j0, j0*g.s-g.p+v*g.d; j < j1; j, xx = j+1, xx+g.s {
+						row[xx] += kv * orow[j]
+					}
+				}
+			}
+		}
+	}
+	return gx
+}
+
+// dwBwdW is the adjoint of dwFwd in w: gw[c,u,v] = Σ_{b,i,j} x[b,c,i·s−p+u·d, j·s−p+v·d]·gy[b,c,i,j].
+func dwBwdW[T float](x, gy []T, g dwGeom) []T {
+	gw := make([]T, g.c*g.k*g.k)
+	kk := g.k * g.k
+	for bc := 0; bc < g.b*g.c; bc++ {
+		img := x[bc*g.h*g.w : (bc+1)*g.h*g.w]
+		o := gy[bc*g.oh*g.ow : (bc+1)*g.oh*g.ow]
+		ker := gw[(bc%g.c)*kk : (bc%g.c+1)*kk]
+		for u := 0; u < g.k; u++ {
+			for v := 0; v < g.k; v++ {
+				var acc T
+				j0, j1 := g.cols(v)
+				for i := 0; i < g.oh; i++ {
+					y := i*g.s - g.p + u*g.d
+					if y < 0 || y >= g.h {
+						continue
+					}
+					row := img[y*g.w : (y+1)*g.w]
+					orow := o[i*g.ow : (i+1)*g.ow]
+					for j, xx := j0, j0*g.s-g.p+v*g.d; j < j1; j, xx = j+1, xx+g.s {
+						acc += row[xx] * orow[j]
+					}
+				}
+				ker[u*g.k+v] += acc
+			}
+		}
+	}
+	return gw
+}
+
+// DepthwiseConv convolves every channel of the NCHW node x with its own k×k kernel, w of shape
+// [C,1,k,k] (a grouped convolution with groups = C, as in separable and MBConv layers), with
+// stride s, zero padding p and dilation d:
+//
+//	out[b,c,i,j] = Σ_{u,v} w[c,0,u,v]·x[b,c,i·s−p+u·d, j·s−p+v·d],
+//
+// of side ⌊(H + 2p − d·(k−1) − 1)/s⌋ + 1. Gorgonia v0.9.18's Conv2d has no groups; dilation d > 1
+// gives DARTS' dilated convolutions.
+func DepthwiseConv(x, w *gorgonia.Node, s, p, d int) (*gorgonia.Node, error) {
+	xs, ws := x.Shape(), w.Shape()
+	if xs.Dims() != 4 || ws.Dims() != 4 || ws[0] != xs[1] || ws[1] != 1 || ws[2] != ws[3] {
+		return nil, fmt.Errorf("depthwise conv: input %v, kernel %v, want NCHW and [C,1,k,k]", xs, ws)
+	}
+	k := ws[2]
+	if s < 1 || p < 0 || d < 1 {
+		return nil, fmt.Errorf("depthwise conv: stride %d pad %d dilation %d, want s≥1, p≥0, d≥1", s, p, d)
+	}
+	if convOut(xs[2], k, s, p, d) < 1 || convOut(xs[3], k, s, p, d) < 1 {
+		return nil, fmt.Errorf("depthwise conv: input %v too small for kernel %d dilation %d pad %d", xs, k, d, p)
+	}
+	geom := func(in tensor.Shape) dwGeom {
+		b, c, h, wd := dims4(in)
+		return dwGeom{b, c, h, wd, k, s, p, d, convOut(h, k, s, p, d), convOut(wd, k, s, p, d)}
+	}
+	name := fmt.Sprintf("Depthwise(k=%d,s=%d,p=%d,d=%d)", k, s, p, d)
+	op := &kernelOp{
+		name: name, in: []int{4, 4}, out: 4, wrt: []bool{true, true},
+		shape: func(in []tensor.Shape) tensor.Shape {
+			g := geom(in[0])
+			return tensor.Shape{g.b, g.c, g.oh, g.ow}
+		},
+	}
+	op.fwd = func(in []*tensor.Dense) (gorgonia.Value, error) {
+		g := geom(in[0].Shape())
+		return apply(in[0], func() (gorgonia.Value, error) {
+			out := dwFwd(slice[float32](in[0]), slice[float32](in[1]), g)
+			return tensor.New(tensor.WithShape(g.b, g.c, g.oh, g.ow), tensor.WithBacking(out)), nil
+		}, func() (gorgonia.Value, error) {
+			out := dwFwd(slice[float64](in[0]), slice[float64](in[1]), g)
+			return tensor.New(tensor.WithShape(g.b, g.c, g.oh, g.ow), tensor.WithBacking(out)), nil
+		})
+	}
+	op.grad = func(in gorgonia.Nodes, _, gy *gorgonia.Node) (gorgonia.Nodes, error) {
+		// The gradient in x reads x only for its shape.
+		gxOp := &kernelOp{
+			name: "DepthwiseGradX" + name[len("Depthwise"):], in: []int{4, 4, 4}, out: 4,
+			shape: func(in []tensor.Shape) tensor.Shape { return in[0].Clone() },
+		}
+		gxOp.fwd = func(in []*tensor.Dense) (gorgonia.Value, error) {
+			g := geom(in[0].Shape())
+			return apply(in[2], func() (gorgonia.Value, error) {
+				gx := dwBwdX(slice[float32](in[1]), slice[float32](in[2]), g)
+				return tensor.New(tensor.WithShape(g.b, g.c, g.h, g.w), tensor.WithBacking(gx)), nil
+			}, func() (gorgonia.Value, error) {
+				gx := dwBwdX(slice[float64](in[1]), slice[float64](in[2]), g)
+				return tensor.New(tensor.WithShape(g.b, g.c, g.h, g.w), tensor.WithBacking(gx)), nil
+			})
+		}
+		gwOp := &kernelOp{
+			name: "DepthwiseGradW" + name[len("Depthwise"):], in: []int{4, 4, 4}, out: 4,
+			shape: func(in []tensor.Shape) tensor.Shape { return in[1].Clone() },
+		}
+		gwOp.fwd = func(in []*tensor.Dense) (gorgonia.Value, error) {
+			g := geom(in[0].Shape())
+			return apply(in[2], func() (gorgonia.Value, error) {
+				gw := dwBwdW(slice[float32](in[0]), slice[float32](in[2]), g)
+				return tensor.New(tensor.WithShape(g.c, 1, k, k), tensor.WithBacking(gw)), nil
+			}, func() (gorgonia.Value, error) {
+				gw := dwBwdW(slice[float64](in[0]), slice[float64](in[2]), g)
+				return tensor.New(tensor.WithShape(g.c, 1, k, k), tensor.WithBacking(gw)), nil
+			})
+		}
+		gx, err := gorgonia.ApplyOp(gxOp, in[0], in[1], gy)
+		if err != nil {
+			return nil, err
+		}
+		gw, err := gorgonia.ApplyOp(gwOp, in[0], in[1], gy)
+		if err != nil {
+			return nil, err
+		}
+		return gorgonia.Nodes{gx, gw}, nil
+	}
+	return gorgonia.ApplyOp(op, x, w)
+}

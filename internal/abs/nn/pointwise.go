@@ -1,0 +1,129 @@
+package nn
+
+import (
+	"fmt"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// gemm computes c = a·b (+ c if acc), a being m×k and b k×n row-major matrices, optionally
+// transposed as stored (ta: a is stored k×m; tb: b is stored n×k).
+func gemm[T float](ta, tb bool, m, n, k int, a, b, c []T, acc bool) {
+	tA, tB := blas.NoTrans, blas.NoTrans
+	lda, ldb := k, n
+	if ta {
+		tA, lda = blas.Trans, m
+	}
+	if tb {
+		tB, ldb = blas.Trans, k
+	}
+	var impl gonum.Implementation
+	switch a := any(a).(type) {
+	case []float32:
+		beta := float32(0)
+		if acc {
+			beta = 1
+		}
+		impl.Sgemm(tA, tB, m, n, k, 1, a, lda, any(b).([]float32), ldb, beta, any(c).([]float32), n)
+	case []float64:
+		beta := 0.0
+		if acc {
+			beta = 1
+		}
+		impl.Dgemm(tA, tB, m, n, k, 1, a, lda, any(b).([]float64), ldb, beta, any(c).([]float64), n)
+	}
+}
+
+// pwFwd computes out[b] = W·X[b] for every image b: W is cout×cin, X[b] cin×hw.
+func pwFwd[T float](x, w []T, b, cin, cout, hw int) []T {
+	out := make([]T, b*cout*hw)
+	for i := 0; i < b; i++ {
+		gemm(false, false, cout, hw, cin, w, x[i*cin*hw:(i+1)*cin*hw], out[i*cout*hw:(i+1)*cout*hw], false)
+	}
+	return out
+}
+
+// pwBwdX computes gX[b] = Wᵀ·gY[b].
+func pwBwdX[T float](w, gy []T, b, cin, cout, hw int) []T {
+	gx := make([]T, b*cin*hw)
+	for i := 0; i < b; i++ {
+		gemm(true, false, cin, hw, cout, w, gy[i*cout*hw:(i+1)*cout*hw], gx[i*cin*hw:(i+1)*cin*hw], false)
+	}
+	return gx
+}
+
+// pwBwdW computes gW = Σ_b gY[b]·X[b]ᵀ.
+func pwBwdW[T float](x, gy []T, b, cin, cout, hw int) []T {
+	gw := make([]T, cout*cin)
+	for i := 0; i < b; i++ {
+		gemm(false, true, cout, cin, hw, gy[i*cout*hw:(i+1)*cout*hw], x[i*cin*hw:(i+1)*cin*hw], gw, i > 0)
+	}
+	return gw
+}
+
+// Pointwise applies the 1×1 convolution with kernel w of shape [C_out,C_in,1,1] and stride 1 to
+// the NCHW node x, out[b,o,y,x] = Σ_i w[o,i]·x[b,i,y,x], as one matrix product per image. It
+// computes what gorgonia's Conv2d computes for a 1×1 kernel without its im2col and transpose
+// copies; the DARTS and MobileNet-like nets use it for their pointwise layers.
+func Pointwise(x, w *gorgonia.Node) (*gorgonia.Node, error) {
+	xs, ws := x.Shape(), w.Shape()
+	if xs.Dims() != 4 || ws.Dims() != 4 || ws[1] != xs[1] || ws[2] != 1 || ws[3] != 1 {
+		return nil, fmt.Errorf("pointwise conv: input %v, kernel %v, want NCHW and [C_out,C,1,1]", xs, ws)
+	}
+	cout := ws[0]
+	op := &kernelOp{
+		name: "Pointwise", in: []int{4, 4}, out: 4, wrt: []bool{true, true},
+		shape: func(in []tensor.Shape) tensor.Shape {
+			return tensor.Shape{in[0][0], cout, in[0][2], in[0][3]}
+		},
+	}
+	op.fwd = func(in []*tensor.Dense) (gorgonia.Value, error) {
+		b, c, h, wd := dims4(in[0].Shape())
+		return apply(in[0], func() (gorgonia.Value, error) {
+			out := pwFwd(slice[float32](in[0]), slice[float32](in[1]), b, c, cout, h*wd)
+			return tensor.New(tensor.WithShape(b, cout, h, wd), tensor.WithBacking(out)), nil
+		}, func() (gorgonia.Value, error) {
+			out := pwFwd(slice[float64](in[0]), slice[float64](in[1]), b, c, cout, h*wd)
+			return tensor.New(tensor.WithShape(b, cout, h, wd), tensor.WithBacking(out)), nil
+		})
+	}
+	op.grad = func(in gorgonia.Nodes, _, gy *gorgonia.Node) (gorgonia.Nodes, error) {
+		gxOp := &kernelOp{name: "PointwiseGradX", in: []int{4, 4, 4}, out: 4,
+			shape: func(in []tensor.Shape) tensor.Shape { return in[0].Clone() }}
+		gxOp.fwd = func(in []*tensor.Dense) (gorgonia.Value, error) {
+			b, c, h, wd := dims4(in[0].Shape())
+			return apply(in[2], func() (gorgonia.Value, error) {
+				gx := pwBwdX(slice[float32](in[1]), slice[float32](in[2]), b, c, cout, h*wd)
+				return tensor.New(tensor.WithShape(b, c, h, wd), tensor.WithBacking(gx)), nil
+			}, func() (gorgonia.Value, error) {
+				gx := pwBwdX(slice[float64](in[1]), slice[float64](in[2]), b, c, cout, h*wd)
+				return tensor.New(tensor.WithShape(b, c, h, wd), tensor.WithBacking(gx)), nil
+			})
+		}
+		gwOp := &kernelOp{name: "PointwiseGradW", in: []int{4, 4, 4}, out: 4,
+			shape: func(in []tensor.Shape) tensor.Shape { return in[1].Clone() }}
+		gwOp.fwd = func(in []*tensor.Dense) (gorgonia.Value, error) {
+			b, c, h, wd := dims4(in[0].Shape())
+			return apply(in[2], func() (gorgonia.Value, error) {
+				gw := pwBwdW(slice[float32](in[0]), slice[float32](in[2]), b, c, cout, h*wd)
+				return tensor.New(tensor.WithShape(cout, c, 1, 1), tensor.WithBacking(gw)), nil
+			}, func() (gorgonia.Value, error) {
+				gw := pwBwdW(slice[float64](in[0]), slice[float64](in[2]), b, c, cout, h*wd)
+				return tensor.New(tensor.WithShape(cout, c, 1, 1), tensor.WithBacking(gw)), nil
+			})
+		}
+		gx, err := gorgonia.ApplyOp(gxOp, in[0], in[1], gy)
+		if err != nil {
+			return nil, err
+		}
+		gw, err := gorgonia.ApplyOp(gwOp, in[0], in[1], gy)
+		if err != nil {
+			return nil, err
+		}
+		return gorgonia.Nodes{gx, gw}, nil
+	}
+	return gorgonia.ApplyOp(op, x, w)
+}
