@@ -197,3 +197,50 @@ func fetch(t *testing.T, st store.Store, key string) []byte {
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// TestPipelinesOtherSpaces runs the DARTS and MobileNet-like pipelines end to end on the file store
+// with tiny supernets and a threshold that one stage reaches: training, angle scoring of sampled
+// children, pruning, regularized evolution and retraining, for each space.
+func TestPipelinesOtherSpaces(t *testing.T) {
+	bin := buildSteps(t)
+	for _, tc := range []struct {
+		name, file, config string
+		params             map[string]string
+	}{
+		{"darts", "abs-darts.yaml", `{"space":"darts","width":4,"cells":3}`, map[string]string{"threshold": "2e18"}},
+		{"proxyless-gpu", "abs-mobilenet.yaml", `{"space":"proxyless-gpu","width_mult":0.25}`, map[string]string{"threshold": "1e17"}},
+		{"fairnas", "abs-mobilenet.yaml", `{"space":"fairnas","width_mult":0.25}`, map[string]string{"threshold": "1e14", "drop-policy": "one-per-layer"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := filepath.Join(t.TempDir(), "run")
+			cfg := strings.TrimSuffix(tc.config, "}") + `,"train":128,"valid":64,"test":128,"retrain_epochs":1,"children_per_op":2,"search":"evolution","search_budget":4}`
+			params := map[string]string{"store": store, "config": cfg, "epochs-first": "1"}
+			for k, v := range tc.params {
+				params[k] = v
+			}
+			wf, err := pipeline.Load("../../pipelines/" + tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := executor(bin, t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.Stdout, e.Stderr, e.Log = io.Discard, io.Discard, quietLog()
+			rec, err := e.Run(context.Background(), wf, params)
+			if err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			if n := len(rec.Nodes); n != 6 {
+				t.Errorf("%d steps run, want 6 (one stage, search, retrain)", n)
+			}
+			best := rec.Nodes[4].Outputs["best"]
+			if tc.name == "darts" && !strings.HasPrefix(best, "Genotype(normal=") || tc.name != "darts" && !strings.HasPrefix(best, "mb_") && !strings.HasPrefix(best, "identity") {
+				t.Errorf("search best %q is not a %s child", best, tc.name)
+			}
+			if code, out, errOut := abs("verify", store); code != 0 || !strings.Contains(out, "11 artifacts") {
+				t.Errorf("abs verify: exit %d\n%s%s", code, out, errOut)
+			}
+		})
+	}
+}

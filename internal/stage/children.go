@@ -53,10 +53,10 @@ func SampleChildren(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	netFLOPs := space.NB201Net{C: j.cfg.Width, N: j.cfg.Cells, Resolution: shape.H, InChannels: shape.C, Classes: shape.Classes}
+	flops := j.cfg.flops(shape)
 	bound := score.Bound{}
 	if j.cfg.MaxFLOPs > 0 {
-		bound = score.Bound{FLOPs: netFLOPs.FLOPs, Max: j.cfg.MaxFLOPs}
+		bound = score.Bound{FLOPs: flops, Max: j.cfg.MaxFLOPs}
 	}
 	var draws []score.Draw
 	size := sp.Size(shrunk)
@@ -70,7 +70,7 @@ func SampleChildren(ctx context.Context, args []string) error {
 	}
 	j.log.Info("drew children", "stage", *stage, "space_size", size.String(), "children", len(draws), "exact", len(draws) > 0 && draws[0].Point < 0)
 
-	stats, err := angle.Compute(angle.NB201(j.cfg.Width, j.cfg.Cells), base, params(cur))
+	stats, err := angle.Compute(j.cfg.angleNet(), base, params(cur))
 	if err != nil {
 		return fmt.Errorf("stage %d: angle: %w", *stage, err)
 	}
@@ -81,7 +81,7 @@ func SampleChildren(ctx context.Context, args []string) error {
 		if err != nil {
 			return fmt.Errorf("stage %d: angle of %s: %w", *stage, sp.Format(d.Child), err)
 		}
-		rows[i] = schema.Child{ID: int64(i), Ops: opNames(sp, d.Child), FLOPs: netFLOPs.FLOPs(d.Child), ForEdge: int32(d.Point), Angle: &a}
+		rows[i] = schema.Child{ID: int64(i), Ops: opNames(sp, d.Child), FLOPs: flops(d.Child), ForEdge: int32(d.Point), Angle: &a}
 		if d.Point >= 0 {
 			rows[i].ForOp = sp.Ops()[d.Op].Name
 		}
@@ -230,16 +230,9 @@ func ScoreOperators(ctx context.Context, args []string) error {
 
 // drawOf reconstructs a scoring draw from a children row.
 func drawOf(sp space.Space, ch schema.Child) (score.Draw, error) {
-	if len(ch.Ops) != sp.Points() {
-		return score.Draw{}, fmt.Errorf("%d ops, want %d", len(ch.Ops), sp.Points())
-	}
-	c := make(space.Child, len(ch.Ops))
-	for p, name := range ch.Ops {
-		code, err := space.OpCode(sp, name)
-		if err != nil {
-			return score.Draw{}, err
-		}
-		c[p] = code
+	c, err := childOf(sp, ch.Ops)
+	if err != nil {
+		return score.Draw{}, err
 	}
 	d := score.Draw{Child: c, Point: int(ch.ForEdge), Op: -1}
 	if ch.ForEdge >= 0 {
@@ -250,4 +243,24 @@ func drawOf(sp space.Space, ch schema.Child) (score.Draw, error) {
 		d.Op = code
 	}
 	return d, nil
+}
+
+// childOf decodes a child from its op names (opNames' inverse: "" is an edge the child does not keep).
+func childOf(sp space.Space, names []string) (space.Child, error) {
+	if len(names) != sp.Points() {
+		return nil, fmt.Errorf("%d ops, want %d", len(names), sp.Points())
+	}
+	c := make(space.Child, len(names))
+	for p, name := range names {
+		if name == "" {
+			c[p] = space.Absent
+			continue
+		}
+		code, err := space.OpCode(sp, name)
+		if err != nil {
+			return nil, err
+		}
+		c[p] = code
+	}
+	return c, nil
 }

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/abs-nas/abs/internal/abs/angle"
 	"github.com/abs-nas/abs/internal/abs/data"
 	"github.com/abs-nas/abs/internal/abs/nn"
+	"github.com/abs-nas/abs/internal/abs/space"
 	"github.com/abs-nas/abs/internal/abs/train"
 )
 
@@ -14,9 +16,10 @@ import (
 // shares, given to each step as -config JSON. Fields left out keep DefaultConfig's values, so a run
 // is described by the few settings it changes; each artifact records the full configuration.
 type Config struct {
-	Space string `json:"space"` // search space: nb201
-	Width int    `json:"width"` // channels C of the first stage (NB201 official: 16)
-	Cells int    `json:"cells"` // cells N per stage (NB201 official: 5)
+	Space     string  `json:"space"`      // search space: nb201, darts, proxyless-gpu or fairnas
+	Width     int     `json:"width"`      // NB201, DARTS: channels C of the first cells (official 16; DARTS: even)
+	Cells     int     `json:"cells"`      // NB201: cells N per stage (official 5); DARTS: cells in all (authors 8)
+	WidthMult float64 `json:"width_mult"` // ProxylessNAS, FairNAS: width multiplier (1 = the published layout)
 
 	DataDir string `json:"data_dir"` // data set folder; empty means the data set's default
 	Train   int    `json:"train"`    // training images drawn from the training split (0 = all)
@@ -46,7 +49,7 @@ type Config struct {
 func DefaultConfig() Config {
 	o := train.Defaults(1, 0)
 	return Config{
-		Space: "nb201", Width: 8, Cells: 1,
+		Space: "nb201", Width: 8, Cells: 1, WidthMult: 0.25,
 		Train: 2000, Valid: 500, Test: 2000,
 		Batch: o.Batch, LR: o.LR, LRMin: o.LRMin, Momentum: o.Momentum, WeightDecay: o.WeightDecay,
 		Init: "kaiming", Sampling: "uniform",
@@ -63,9 +66,11 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s = %v: want %s", field, got, want))
 		}
 	}
-	check(c.Space == "nb201", "space", "nb201", c.Space)
-	check(c.Width > 0, "width", "> 0", c.Width)
-	check(c.Cells > 0, "cells", "> 0", c.Cells)
+	_, err := spaceOf(c.Space)
+	check(err == nil, "space", "nb201, darts, proxyless-gpu or fairnas", c.Space)
+	check(c.Width > 0 && (c.Space != "darts" || c.Width%2 == 0), "width", "> 0 (even for darts)", c.Width)
+	check(c.Cells > 0 && (c.Space != "darts" || c.Cells >= 3), "cells", "> 0 (at least 3 for darts: two of them reduce)", c.Cells)
+	check(c.WidthMult > 0, "width_mult", "> 0", c.WidthMult)
 	check(c.Train >= 0, "train", ">= 0", c.Train)
 	check(c.Valid > 0, "valid", "> 0", c.Valid)
 	check(c.Test >= 0, "test", ">= 0", c.Test)
@@ -73,7 +78,7 @@ func (c Config) Validate() error {
 	check(c.LR > 0 && c.LRMin >= 0 && c.LRMin <= c.LR, "lr, lr_min", "0 <= lr_min <= lr, lr > 0", [2]float64{c.LR, c.LRMin})
 	check(c.Momentum >= 0 && c.Momentum < 1, "momentum", "in [0,1)", c.Momentum)
 	check(c.WeightDecay >= 0, "weight_decay", ">= 0", c.WeightDecay)
-	_, err := nn.ParseInit(c.Init)
+	_, err = nn.ParseInit(c.Init)
 	check(err == nil, "init", "kaiming (normal), xavier (uniform) or orthogonal", c.Init)
 	check(c.Sampling == "uniform" || c.Sampling == "fair", "sampling", "uniform or fair", c.Sampling)
 	check(c.Metric == "angle" || c.Metric == "accuracy" || c.Metric == "random", "metric", "angle, accuracy or random", c.Metric)
@@ -95,9 +100,38 @@ func (c Config) options(steps int, seed uint64) train.Options {
 	return o
 }
 
-// net returns the shape of the NB201 network for images like set's.
-func (c Config) net(set *data.Set) nn.Config {
-	return nn.Config{C: c.Width, N: c.Cells, InC: set.C, H: set.H, W: set.W, Classes: set.Classes}
+// net returns the shape of the configured supernet for images like set's.
+func (c Config) net(set *data.Set) (nn.Spec, error) {
+	return train.Spec(c.Space, train.NetConfig{Width: c.Width, Cells: c.Cells, WidthMult: c.WidthMult}, set)
+}
+
+// angleNet describes the configured supernet to the angle metric.
+func (c Config) angleNet() angle.Net {
+	switch c.Space {
+	case "darts":
+		return angle.DARTS(c.Width, c.Cells)
+	case "proxyless-gpu":
+		return angle.Mobile(space.ProxylessGPU())
+	case "fairnas":
+		return angle.Mobile(space.FairNAS())
+	}
+	return angle.NB201(c.Width, c.Cells)
+}
+
+// flops returns the multiply-adds of a child of the configured supernet on images of shape.
+func (c Config) flops(shape imageShape) func(space.Child) int64 {
+	switch c.Space {
+	case "darts":
+		return space.DARTSNet{C: c.Width, Layers: c.Cells, Resolution: shape.H, InChannels: shape.C, Classes: shape.Classes}.FLOPs
+	case "proxyless-gpu", "fairnas":
+		m := space.ProxylessGPU()
+		if c.Space == "fairnas" {
+			m = space.FairNAS()
+		}
+		m.InChannels, m.Classes = shape.C, shape.Classes
+		return func(ch space.Child) int64 { return m.FLOPs(ch, shape.H, c.WidthMult) }
+	}
+	return space.NB201Net{C: c.Width, N: c.Cells, Resolution: shape.H, InChannels: shape.C, Classes: shape.Classes}.FLOPs
 }
 
 // steps returns the number of SGD steps of epochs passes over n images.

@@ -175,8 +175,14 @@ func spaceOf(name string) (space.Space, error) {
 	switch name {
 	case "nb201":
 		return space.NB201{}, nil
+	case "darts":
+		return space.DARTS{}, nil
+	case "proxyless-gpu":
+		return space.ProxylessGPU(), nil
+	case "fairnas":
+		return space.FairNAS(), nil
 	}
-	return nil, fmt.Errorf("space %q: the pipeline trains nb201 supernets only so far", name)
+	return nil, fmt.Errorf("space %q: want nb201, darts, proxyless-gpu or fairnas", name)
 }
 
 // readSpace returns the space stage trains on: the whole space for stage 0, else what stage-1 left.

@@ -54,7 +54,11 @@ func Search(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		return c.WriteOutput("best", bestOf(sp, rows))
+		best, err := bestOf(sp, rows)
+		if err != nil {
+			return fmt.Errorf("%s: %w", j.st.URL(candidatesKey), err)
+		}
+		return c.WriteOutput("best", best)
 	}
 	d, err := j.cfg.loadData(*dataset, c.Seed, false)
 	if err != nil {
@@ -91,10 +95,10 @@ func Search(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	flops := space.NB201Net{C: j.cfg.Width, N: j.cfg.Cells, Resolution: shape.H, InChannels: shape.C, Classes: shape.Classes}
+	flops := j.cfg.flops(shape)
 	rows := make([]schema.Candidate, len(res.Candidates))
 	for i, cand := range res.Candidates {
-		rows[i] = schema.Candidate{Round: int32(cand.Iteration), ID: int64(i), Ops: opNames(sp, cand.Child), FLOPs: flops.FLOPs(cand.Child), Fitness: cand.Value}
+		rows[i] = schema.Candidate{Round: int32(cand.Iteration), ID: int64(i), Ops: opNames(sp, cand.Child), FLOPs: flops(cand.Child), Fitness: cand.Value}
 	}
 	best := res.BestCandidate()
 	j.log.Info("best child", "arch", best.Text, "valid_acc_rebn", best.Value, "evaluated", len(rows), "seconds", time.Since(start).Seconds())
@@ -109,7 +113,7 @@ func Search(ctx context.Context, args []string) error {
 }
 
 // bestOf returns the encoding of the fittest candidate (the first on ties).
-func bestOf(sp space.Space, rows []schema.Candidate) string {
+func bestOf(sp space.Space, rows []schema.Candidate) (string, error) {
 	best := -1
 	for i, r := range rows {
 		if best < 0 || r.Fitness > rows[best].Fitness {
@@ -117,13 +121,13 @@ func bestOf(sp space.Space, rows []schema.Candidate) string {
 		}
 	}
 	if best < 0 {
-		return ""
+		return "", fmt.Errorf("no candidates")
 	}
-	c := make(space.Child, len(rows[best].Ops))
-	for p, name := range rows[best].Ops {
-		c[p], _ = space.OpCode(sp, name)
+	c, err := childOf(sp, rows[best].Ops)
+	if err != nil {
+		return "", fmt.Errorf("candidate %d: %w", rows[best].ID, err)
 	}
-	return sp.Format(c)
+	return sp.Format(c), nil
 }
 
 // lastStage returns the last stage with a pruned space in the run.
@@ -151,7 +155,11 @@ func (j *job) lastStage(ctx context.Context) (int, error) {
 
 // loadNet returns a network of the run's shape holding a checkpoint's weights and BN statistics.
 func loadNet(cfg Config, d *splits, ck param.Set) (*train.Trainer, error) {
-	t, err := train.Resume(train.Checkpoint{Weights: ck}, cfg.net(d.train), d.train, nil, cfg.options(1, 0))
+	spec, err := cfg.net(d.train)
+	if err != nil {
+		return nil, err
+	}
+	t, err := train.Resume(train.Checkpoint{Weights: ck}, spec, d.train, nil, cfg.options(1, 0))
 	if err != nil {
 		return nil, fmt.Errorf("load supernet: %w", err)
 	}
@@ -196,7 +204,11 @@ func Retrain(ctx context.Context, args []string) error {
 	total := j.cfg.RetrainEpochs * perEpoch
 	j.log.Info("retraining", "arch", *arch, "epochs", j.cfg.RetrainEpochs, "steps", total, "images", d.train.N)
 	start := time.Now()
-	res, err := train.Standalone(ctx, j.cfg.net(d.train), child, d.train, d.test, j.cfg.options(total, seed))
+	spec, err := j.cfg.net(d.train)
+	if err != nil {
+		return err
+	}
+	res, err := train.Standalone(ctx, spec, child, d.train, d.test, j.cfg.options(total, seed))
 	if err != nil {
 		return fmt.Errorf("retrain %s: %w", *arch, err)
 	}

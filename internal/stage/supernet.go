@@ -68,7 +68,10 @@ func TrainSupernet(ctx context.Context, args []string) error {
 	}
 	total := j.cfg.steps(*epochs, d.train.N)
 	opts := j.cfg.options(total, seed)
-	net := j.cfg.net(d.train)
+	net, err := j.cfg.net(d.train)
+	if err != nil {
+		return err
+	}
 	var t *train.Trainer
 	if prev == nil {
 		t, err = train.NewTrainer(net, d.train, sampler, opts)
