@@ -317,9 +317,15 @@ func (b *builder) conv(x *gorgonia.Node, name string, stride, pad int) *gorgonia
 	if b.err != nil {
 		return nil
 	}
-	w := b.param(name)
-	k := w.Shape()[2]
-	return b.must(gorgonia.Conv2d(x, w, tensor.Shape{k, k}, []int{pad, pad}, []int{stride, stride}, nil))
+	return b.must(Conv2d(x, b.param(name), stride, pad, false))
+}
+
+// reluConv is conv of relu(x), fused into one op.
+func (b *builder) reluConv(x *gorgonia.Node, name string, stride, pad int) *gorgonia.Node {
+	if b.err != nil {
+		return nil
+	}
+	return b.must(Conv2d(x, b.param(name), stride, pad, true))
 }
 
 func (b *builder) relu(x *gorgonia.Node) *gorgonia.Node {
@@ -348,8 +354,8 @@ func (b *builder) bn(x *gorgonia.Node, name string, affine bool) *gorgonia.Node 
 // reduce is NB201's ResNetBasicblock with stride 2: ReLU-conv3×3/2-BN, ReLU-conv3×3-BN, plus a
 // shortcut of 2×2 average pooling and a 1×1 convolution.
 func (b *builder) reduce(x *gorgonia.Node, p string) *gorgonia.Node {
-	a := b.bn(b.conv(b.relu(x), p+".conv_a", 2, 1), p+".bn_a", true)
-	a = b.bn(b.conv(b.relu(a), p+".conv_b", 1, 1), p+".bn_b", true)
+	a := b.bn(b.reluConv(x, p+".conv_a", 2, 1), p+".bn_a", true)
+	a = b.bn(b.reluConv(a, p+".conv_b", 1, 1), p+".bn_b", true)
 	if b.err != nil {
 		return nil
 	}
@@ -375,9 +381,9 @@ func (b *builder) cell(x *gorgonia.Node, c int, arch []int, live [Edges]bool) *g
 		case OpSkip:
 			y = src
 		case OpConv1x1:
-			y = b.bn(b.conv(b.relu(src), p+".conv", 1, 0), p+".bn", false)
+			y = b.bn(b.reluConv(src, p+".conv", 1, 0), p+".bn", false)
 		case OpConv3x3:
-			y = b.bn(b.conv(b.relu(src), p+".conv", 1, 1), p+".bn", false)
+			y = b.bn(b.reluConv(src, p+".conv", 1, 1), p+".bn", false)
 		case OpAvgPool:
 			y = b.must(AvgPool(src, 3, 1, 1))
 		}

@@ -1,0 +1,98 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// convGeoms are the convolutions of NB201 (1×1, 3×3, 3×3 at stride 2) and some that exercise the
+// border handling: no padding, an even image at stride 2 and padding 2.
+var convGeoms = []struct{ k, s, p int }{{1, 1, 0}, {3, 1, 1}, {3, 2, 1}, {3, 1, 0}, {3, 2, 2}, {1, 2, 0}}
+
+// naiveConv is the definition of Conv2d written as nested loops over the output.
+func naiveConv(x, w []float64, b, c, h, wd, o, k, s, p int, relu bool) []float64 {
+	oh, ow := poolOut(h, k, s, p), poolOut(wd, k, s, p)
+	y := make([]float64, b*o*oh*ow)
+	for n := 0; n < b; n++ {
+		for oc := 0; oc < o; oc++ {
+			for i := 0; i < oh; i++ {
+				for j := 0; j < ow; j++ {
+					var sum float64
+					for ch := 0; ch < c; ch++ {
+						for u := 0; u < k; u++ {
+							for v := 0; v < k; v++ {
+								yy, xx := i*s-p+u, j*s-p+v
+								if yy < 0 || yy >= h || xx < 0 || xx >= wd {
+									continue
+								}
+								t := x[((n*c+ch)*h+yy)*wd+xx]
+								if relu {
+									t = math.Max(t, 0)
+								}
+								sum += w[((oc*c+ch)*k+u)*k+v] * t
+							}
+						}
+					}
+					y[((n*o+oc)*oh+i)*ow+j] = sum
+				}
+			}
+		}
+	}
+	return y
+}
+
+func TestConvValues(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 1))
+	for _, c := range convGeoms {
+		for _, relu := range []bool{false, true} {
+			x, w := randDense(rng, 2, 3, 5, 6), randDense(rng, 4, 3, c.k, c.k)
+			got := convFwd[float64](convGeom{k: c.k, s: c.s, p: c.p, relu: relu}, x, w)
+			want := naiveConv(x.Data().([]float64), w.Data().([]float64), 2, 3, 5, 6, 4, c.k, c.s, c.p, relu)
+			if s := got.Shape(); s[0] != 2 || s[1] != 4 || s[2] != poolOut(5, c.k, c.s, c.p) || s[3] != poolOut(6, c.k, c.s, c.p) {
+				t.Fatalf("k=%d s=%d p=%d: shape %v", c.k, c.s, c.p, s)
+			}
+			for i, v := range got.Data().([]float64) {
+				if math.Abs(v-want[i]) > 1e-12 {
+					t.Fatalf("k=%d s=%d p=%d relu=%t: y[%d] = %g, want %g", c.k, c.s, c.p, relu, i, v, want[i])
+				}
+			}
+		}
+	}
+}
+
+func TestConvValuesFloat32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 2))
+	x, w := randDense(rng, 2, 3, 5, 6), randDense(rng, 4, 3, 3, 3)
+	want := naiveConv(x.Data().([]float64), w.Data().([]float64), 2, 3, 5, 6, 4, 3, 1, 1, true)
+	got := convFwd[float32](convGeom{k: 3, s: 1, p: 1, relu: true}, toF32(x), toF32(w))
+	for i, v := range got.Data().([]float32) {
+		// float32 sums of 27 products of unit normals: error well under 1e-5.
+		if math.Abs(float64(v)-want[i]) > 1e-5 {
+			t.Fatalf("y[%d] = %g, want %g", i, v, want[i])
+		}
+	}
+}
+
+func TestGradConv2d(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 7))
+	for _, c := range convGeoms {
+		for _, relu := range []bool{false, true} {
+			checkGrad(t, func(_ *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+				return Conv2d(in[0], in[1], c.s, c.p, relu)
+			}, randDense(rng, 2, 2, 5, 4), randDense(rng, 3, 2, c.k, c.k))
+		}
+	}
+}
+
+func toF32(d *tensor.Dense) *tensor.Dense {
+	v := d.Data().([]float64)
+	f := make([]float32, len(v))
+	for i, x := range v {
+		f[i] = float32(x)
+	}
+	return tensor.New(tensor.WithShape(d.Shape()...), tensor.WithBacking(f))
+}
