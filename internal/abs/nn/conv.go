@@ -212,6 +212,9 @@ func fromRows[T float](m []T, b, o, n int, y []T) {
 }
 
 func convFwd[T float](g convGeom, xd, wd *tensor.Dense) *tensor.Dense {
+	if g.same() {
+		return shiftFwd[T](g, xd, wd)
+	}
 	b, c, h, w := dims4(xd.Shape())
 	o := wd.Shape()[0]
 	oh, ow := poolOut(h, g.k, g.s, g.p), poolOut(w, g.k, g.s, g.p)
@@ -228,6 +231,9 @@ func convFwd[T float](g convGeom, xd, wd *tensor.Dense) *tensor.Dense {
 }
 
 func convGradX[T float](g convGeom, xd, wd, gyd *tensor.Dense) *tensor.Dense {
+	if g.same() {
+		return shiftGradX[T](g, xd, wd, gyd)
+	}
 	b, c, h, w := dims4(xd.Shape())
 	o := wd.Shape()[0]
 	oh, ow := poolOut(h, g.k, g.s, g.p), poolOut(w, g.k, g.s, g.p)
@@ -251,6 +257,9 @@ func convGradX[T float](g convGeom, xd, wd, gyd *tensor.Dense) *tensor.Dense {
 }
 
 func convGradW[T float](g convGeom, xd, wd, gyd *tensor.Dense) *tensor.Dense {
+	if g.same() {
+		return shiftGradW[T](g, xd, wd, gyd)
+	}
 	b, c, h, w := dims4(xd.Shape())
 	o := wd.Shape()[0]
 	oh, ow := poolOut(h, g.k, g.s, g.p), poolOut(w, g.k, g.s, g.p)

@@ -1,0 +1,22 @@
+//go:build openblas
+
+package nn
+
+// #cgo LDFLAGS: -lopenblas
+// void openblas_set_num_threads(int);
+import "C"
+
+import (
+	"gonum.org/v1/gonum/blas/blas32"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/netlib/blas/netlib"
+)
+
+// With the openblas build tag the convolutions multiply matrices with OpenBLAS (cgo,
+// libopenblas-dev) instead of gonum's pure-Go BLAS, on one thread so that the process uses no
+// threads beyond Go's own.
+func init() {
+	C.openblas_set_num_threads(1)
+	blas32.Use(netlib.Implementation{})
+	blas64.Use(netlib.Implementation{})
+}

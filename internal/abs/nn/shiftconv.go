@@ -1,0 +1,173 @@
+package nn
+
+import "gorgonia.org/tensor"
+
+// A stride-1 convolution that keeps the image size (2p = k−1: NB201's 3×3 and 1×1 convolutions)
+// needs no im2col. The input is copied once into a zero-padded buffer, channel by channel, all
+// images of a channel in one row of length L = B·(H+2p)·(W+2p) with a margin of M = p·(W+2p)+p
+// zeros at both ends. On that padded grid, the input pixel that kernel tap (u,v) pairs with the
+// output at grid position q is at q + (u−p)·(W+2p) + (v−p), so the taps are k² matrix multiplies
+// with the same buffer shifted by a constant offset:
+//
+//	Ypad = Σ_{u,v} W_uv · shift_uv(Xpad),   W_uv[o,c] = w[o,c,u,v],
+//
+// computed on every grid position; the outputs at the padding positions mix neighbouring images
+// and are dropped. The gradients follow the same pattern with the output gradient placed on the
+// grid and zero at its padding positions: ∂L/∂W_uv = Gpad·shift_uv(Xpad)ᵀ and
+// shift_uv(∂L/∂Xpad) += W_uvᵀ·Gpad.
+
+// same reports whether the convolution keeps the image size at stride 1.
+func (g convGeom) same() bool { return g.s == 1 && 2*g.p == g.k-1 }
+
+// shiftGrid is the padded layout of a B×C×H×W tensor for a convolution with padding p.
+type shiftGrid struct {
+	b, h, w, p int
+	hp, wp     int // padded image size
+	l          int // grid positions of all images
+	m          int // margin before and after each channel row
+	ld         int // row length, l + 2m
+}
+
+func newShiftGrid(b, h, w, p int) shiftGrid {
+	hp, wp := h+2*p, w+2*p
+	m := p*wp + p
+	return shiftGrid{b: b, h: h, w: w, p: p, hp: hp, wp: wp, l: b * hp * wp, m: m, ld: b*hp*wp + 2*m}
+}
+
+// off returns the offset of tap (u,v) into a channel row of the padded buffer.
+func (s shiftGrid) off(u, v int) int { return s.m + (u-s.p)*s.wp + (v - s.p) }
+
+// pad writes r(x) for the c channels of x (B×C×H×W) into buf (c rows of length ld, starting at
+// offset start within a row) and zeroes everything else.
+func pad[T float](s shiftGrid, x []T, c, ld, start int, relu bool, buf []T) {
+	clear(buf[:c*ld])
+	hw := s.h * s.w
+	for img := 0; img < s.b; img++ {
+		for ch := 0; ch < c; ch++ {
+			src := x[(img*c+ch)*hw:][:hw]
+			dst := buf[ch*ld+start+img*s.hp*s.wp:]
+			for y := 0; y < s.h; y++ {
+				d := dst[(y+s.p)*s.wp+s.p:][:s.w]
+				if relu {
+					for j, t := range src[y*s.w : (y+1)*s.w] {
+						d[j] = max(t, 0)
+					}
+				} else {
+					copy(d, src[y*s.w:(y+1)*s.w])
+				}
+			}
+		}
+	}
+}
+
+// unpad copies the image positions of buf (c rows of length ld, grid starting at offset start)
+// into x (B×C×H×W).
+func unpad[T float](s shiftGrid, buf []T, c, ld, start int, x []T) {
+	hw := s.h * s.w
+	for img := 0; img < s.b; img++ {
+		for ch := 0; ch < c; ch++ {
+			dst := x[(img*c+ch)*hw:][:hw]
+			src := buf[ch*ld+start+img*s.hp*s.wp:]
+			for y := 0; y < s.h; y++ {
+				copy(dst[y*s.w:(y+1)*s.w], src[(y+s.p)*s.wp+s.p:])
+			}
+		}
+	}
+}
+
+// tapWeights returns w (O×C×k×k) as k² matrices O×C, tap by tap: out[(u·k+v)·O·C + o·C + c].
+func tapWeights[T float](w []T, o, c, k int) []T {
+	out := getScratch[T](len(w))
+	kk := k * k
+	for oc := 0; oc < o; oc++ {
+		for ch := 0; ch < c; ch++ {
+			for t := 0; t < kk; t++ {
+				out[t*o*c+oc*c+ch] = w[(oc*c+ch)*kk+t]
+			}
+		}
+	}
+	return out
+}
+
+func shiftFwd[T float](g convGeom, xd, wd *tensor.Dense) *tensor.Dense {
+	b, c, h, w := dims4(xd.Shape())
+	o := wd.Shape()[0]
+	s := newShiftGrid(b, h, w, g.p)
+	xp := getScratch[T](c * s.ld)
+	pad(s, slice[T](xd), c, s.ld, s.m, g.relu, xp)
+	wt := tapWeights(slice[T](wd), o, c, g.k)
+	yp := getScratch[T](o * s.l)
+	for u := 0; u < g.k; u++ {
+		for v := 0; v < g.k; v++ {
+			beta := T(1)
+			if u == 0 && v == 0 {
+				beta = 0
+			}
+			gemm(false, false, o, s.l, c, wt[(u*g.k+v)*o*c:], c, xp[s.off(u, v):], s.ld, beta, yp, s.l)
+		}
+	}
+	putScratch(xp)
+	putScratch(wt)
+	out, y := newDense[T](b, o, h, w)
+	unpad(s, yp, o, s.l, 0, y)
+	putScratch(yp)
+	return out
+}
+
+func shiftGradX[T float](g convGeom, xd, wd, gyd *tensor.Dense) *tensor.Dense {
+	b, c, h, w := dims4(xd.Shape())
+	o := wd.Shape()[0]
+	s := newShiftGrid(b, h, w, g.p)
+	gp := getScratch[T](o * s.l)
+	pad(s, slice[T](gyd), o, s.l, 0, false, gp)
+	wt := tapWeights(slice[T](wd), o, c, g.k)
+	dxp := getScratch[T](c * s.ld)
+	clear(dxp)
+	for u := 0; u < g.k; u++ {
+		for v := 0; v < g.k; v++ {
+			gemm(true, false, c, s.l, o, wt[(u*g.k+v)*o*c:], c, gp, s.l, 1, dxp[s.off(u, v):], s.ld)
+		}
+	}
+	putScratch(gp)
+	putScratch(wt)
+	out, dx := newDense[T](b, c, h, w)
+	unpad(s, dxp, c, s.ld, s.m, dx)
+	putScratch(dxp)
+	if g.relu {
+		for i, t := range slice[T](xd) {
+			if t <= 0 {
+				dx[i] = 0
+			}
+		}
+	}
+	return out
+}
+
+func shiftGradW[T float](g convGeom, xd, wd, gyd *tensor.Dense) *tensor.Dense {
+	b, c, h, w := dims4(xd.Shape())
+	o := wd.Shape()[0]
+	s := newShiftGrid(b, h, w, g.p)
+	xp := getScratch[T](c * s.ld)
+	pad(s, slice[T](xd), c, s.ld, s.m, g.relu, xp)
+	gp := getScratch[T](o * s.l)
+	pad(s, slice[T](gyd), o, s.l, 0, false, gp)
+	kk := g.k * g.k
+	dwt := getScratch[T](kk * o * c)
+	for u := 0; u < g.k; u++ {
+		for v := 0; v < g.k; v++ {
+			gemm(false, true, o, c, s.l, gp, s.l, xp[s.off(u, v):], s.ld, 0, dwt[(u*g.k+v)*o*c:], c)
+		}
+	}
+	putScratch(xp)
+	putScratch(gp)
+	out, dw := newDense[T](o, c, g.k, g.k)
+	for oc := 0; oc < o; oc++ {
+		for ch := 0; ch < c; ch++ {
+			for t := 0; t < kk; t++ {
+				dw[(oc*c+ch)*kk+t] = dwt[t*o*c+oc*c+ch]
+			}
+		}
+	}
+	putScratch(dwt)
+	return out
+}
