@@ -37,6 +37,7 @@ func Conv2d(x, w *gorgonia.Node, s, p int, relu bool) (*gorgonia.Node, error) {
 		return nil, fmt.Errorf("conv: kernel %d stride %d pad %d on %d×%d", k, s, p, xs[2], xs[3])
 	}
 	g := convGeom{k: k, s: s, p: p, relu: relu}
+	cache := &convCache{}
 	op := &kernelOp{
 		name: "Conv2d" + g.String(), in: []int{4, 4}, out: 4, wrt: []bool{true, true},
 		shape: func(in []tensor.Shape) tensor.Shape {
@@ -46,28 +47,29 @@ func Conv2d(x, w *gorgonia.Node, s, p int, relu bool) (*gorgonia.Node, error) {
 	}
 	op.fwd = func(in []*tensor.Dense) (gorgonia.Value, error) {
 		return apply(in[0], func() (gorgonia.Value, error) {
-			return convFwd[float32](g, in[0], in[1]), nil
+			return convFwd[float32](g, cache, in[0], in[1]), nil
 		}, func() (gorgonia.Value, error) {
-			return convFwd[float64](g, in[0], in[1]), nil
+			return convFwd[float64](g, cache, in[0], in[1]), nil
 		})
 	}
 	op.grad = func(in gorgonia.Nodes, _, gy *gorgonia.Node) (gorgonia.Nodes, error) {
+		cache.keep = true
 		gxOp := &kernelOp{name: "Conv2dGradX" + g.String(), in: []int{4, 4, 4}, out: 4,
 			shape: func(in []tensor.Shape) tensor.Shape { return in[0].Clone() }}
 		gxOp.fwd = func(in []*tensor.Dense) (gorgonia.Value, error) {
 			return apply(in[0], func() (gorgonia.Value, error) {
-				return convGradX[float32](g, in[0], in[1], in[2]), nil
+				return convGradX[float32](g, cache, in[0], in[1], in[2]), nil
 			}, func() (gorgonia.Value, error) {
-				return convGradX[float64](g, in[0], in[1], in[2]), nil
+				return convGradX[float64](g, cache, in[0], in[1], in[2]), nil
 			})
 		}
 		gwOp := &kernelOp{name: "Conv2dGradW" + g.String(), in: []int{4, 4, 4}, out: 4,
 			shape: func(in []tensor.Shape) tensor.Shape { return in[1].Clone() }}
 		gwOp.fwd = func(in []*tensor.Dense) (gorgonia.Value, error) {
 			return apply(in[0], func() (gorgonia.Value, error) {
-				return convGradW[float32](g, in[0], in[1], in[2]), nil
+				return convGradW[float32](g, cache, in[0], in[1], in[2]), nil
 			}, func() (gorgonia.Value, error) {
-				return convGradW[float64](g, in[0], in[1], in[2]), nil
+				return convGradW[float64](g, cache, in[0], in[1], in[2]), nil
 			})
 		}
 		gx, err := gorgonia.ApplyOp(gxOp, in[0], in[1], gy)
@@ -211,9 +213,10 @@ func fromRows[T float](m []T, b, o, n int, y []T) {
 	}
 }
 
-func convFwd[T float](g convGeom, xd, wd *tensor.Dense) *tensor.Dense {
+func convFwd[T float](g convGeom, cc *convCache, xd, wd *tensor.Dense) *tensor.Dense {
+	cc.begin()
 	if g.same() {
-		return shiftFwd[T](g, xd, wd)
+		return shiftFwd[T](g, cc, xd, wd)
 	}
 	b, c, h, w := dims4(xd.Shape())
 	o := wd.Shape()[0]
@@ -223,26 +226,29 @@ func convFwd[T float](g convGeom, xd, wd *tensor.Dense) *tensor.Dense {
 	im2col(g, slice[T](xd), b, c, h, w, col)
 	ym := getScratch[T](o * b * n)
 	gemm(false, false, o, b*n, kk, slice[T](wd), kk, col, b*n, 0, ym, b*n)
-	putScratch(col)
+	cc.putX(col)
 	out, y := newDense[T](b, o, oh, ow)
 	fromRows(ym, b, o, n, y)
 	putScratch(ym)
 	return out
 }
 
-func convGradX[T float](g convGeom, xd, wd, gyd *tensor.Dense) *tensor.Dense {
+func convGradX[T float](g convGeom, cc *convCache, xd, wd, gyd *tensor.Dense) *tensor.Dense {
 	if g.same() {
-		return shiftGradX[T](g, xd, wd, gyd)
+		return shiftGradX[T](g, cc, xd, wd, gyd)
 	}
 	b, c, h, w := dims4(xd.Shape())
 	o := wd.Shape()[0]
 	oh, ow := poolOut(h, g.k, g.s, g.p), poolOut(w, g.k, g.s, g.p)
 	n, kk := oh*ow, c*g.k*g.k
-	gm := getScratch[T](o * b * n)
-	toRows(slice[T](gyd), b, o, n, gm)
+	gm, shared := takeGy[T](cc)
+	if !shared {
+		gm = getScratch[T](o * b * n)
+		toRows(slice[T](gyd), b, o, n, gm)
+	}
 	dcol := getScratch[T](kk * b * n)
 	gemm(true, false, kk, b*n, o, slice[T](wd), kk, gm, b*n, 0, dcol, b*n)
-	putScratch(gm)
+	cc.doneGy(gm, shared)
 	out, dx := newDense[T](b, c, h, w)
 	col2im(g, dcol, b, c, h, w, dx)
 	putScratch(dcol)
@@ -256,23 +262,107 @@ func convGradX[T float](g convGeom, xd, wd, gyd *tensor.Dense) *tensor.Dense {
 	return out
 }
 
-func convGradW[T float](g convGeom, xd, wd, gyd *tensor.Dense) *tensor.Dense {
+func convGradW[T float](g convGeom, cc *convCache, xd, wd, gyd *tensor.Dense) *tensor.Dense {
 	if g.same() {
-		return shiftGradW[T](g, xd, wd, gyd)
+		return shiftGradW[T](g, cc, xd, wd, gyd)
 	}
 	b, c, h, w := dims4(xd.Shape())
 	o := wd.Shape()[0]
 	oh, ow := poolOut(h, g.k, g.s, g.p), poolOut(w, g.k, g.s, g.p)
 	n, kk := oh*ow, c*g.k*g.k
-	col := getScratch[T](kk * b * n)
-	im2col(g, slice[T](xd), b, c, h, w, col)
-	gm := getScratch[T](o * b * n)
-	toRows(slice[T](gyd), b, o, n, gm)
+	col := takeX[T](cc)
+	if col == nil {
+		col = getScratch[T](kk * b * n)
+		im2col(g, slice[T](xd), b, c, h, w, col)
+	}
+	gm, shared := takeGy[T](cc)
+	if !shared {
+		gm = getScratch[T](o * b * n)
+		toRows(slice[T](gyd), b, o, n, gm)
+	}
 	out, dw := newDense[T](wd.Shape()...)
 	gemm(false, true, o, kk, b*n, gm, b*n, col, b*n, 0, dw, kk)
 	putScratch(col)
-	putScratch(gm)
+	cc.doneGy(gm, shared)
 	return out
+}
+
+// convCache passes buffers between the forward and gradient ops of one convolution within one run
+// of its graph: the forward op's prepared input (im2col matrix or padded buffer) to the weight
+// gradient, and the prepared output gradient from whichever gradient op runs first to the other.
+// Each entry records the run it belongs to, so no later run can see it; a nil cache keeps nothing.
+type convCache struct {
+	// keep is set once gradient ops exist, so the forward op keeps its input.
+	keep        bool
+	run         int
+	x, gy       any // []float32 or []float64
+	xRun, gyRun int
+}
+
+// begin starts a run (the forward op runs first) and recycles what the last run left.
+func (c *convCache) begin() {
+	if c == nil {
+		return
+	}
+	c.run++
+	for _, v := range []*any{&c.x, &c.gy} {
+		switch s := (*v).(type) {
+		case []float32:
+			putScratch(s)
+		case []float64:
+			putScratch(s)
+		}
+		*v = nil
+	}
+}
+
+// putX keeps the forward op's prepared input for the weight gradient, or recycles it.
+func (c *convCache) putX(s any) {
+	if c == nil || !c.keep {
+		switch v := s.(type) {
+		case []float32:
+			putScratch(v)
+		case []float64:
+			putScratch(v)
+		}
+		return
+	}
+	c.x, c.xRun = s, c.run
+}
+
+// takeX returns the prepared input of this run's forward op, or nil; the caller owns it.
+func takeX[T float](c *convCache) []T {
+	if c == nil || c.x == nil || c.xRun != c.run {
+		return nil
+	}
+	s, _ := c.x.([]T)
+	c.x = nil
+	return s
+}
+
+// takeGy returns the output gradient prepared by this run's other gradient op, if it ran first.
+func takeGy[T float](c *convCache) ([]T, bool) {
+	if c == nil || c.gy == nil || c.gyRun != c.run {
+		return nil, false
+	}
+	s, ok := c.gy.([]T)
+	c.gy = nil
+	return s, ok
+}
+
+// doneGy hands the prepared output gradient on to the other gradient op of the run, or, if it came
+// from there, recycles it.
+func (c *convCache) doneGy(s any, shared bool) {
+	if c == nil || shared {
+		switch v := s.(type) {
+		case []float32:
+			putScratch(v)
+		case []float64:
+			putScratch(v)
+		}
+		return
+	}
+	c.gy, c.gyRun = s, c.run
 }
 
 // gemm computes C = op(A)·op(B) + beta·C for row-major matrices, op(A) m×k and op(B) k×n, with the

@@ -50,7 +50,7 @@ func TestConvValues(t *testing.T) {
 	for _, c := range convGeoms {
 		for _, relu := range []bool{false, true} {
 			x, w := randDense(rng, 2, 3, 5, 6), randDense(rng, 4, 3, c.k, c.k)
-			got := convFwd[float64](convGeom{k: c.k, s: c.s, p: c.p, relu: relu}, x, w)
+			got := convFwd[float64](convGeom{k: c.k, s: c.s, p: c.p, relu: relu}, nil, x, w)
 			want := naiveConv(x.Data().([]float64), w.Data().([]float64), 2, 3, 5, 6, 4, c.k, c.s, c.p, relu)
 			if s := got.Shape(); s[0] != 2 || s[1] != 4 || s[2] != poolOut(5, c.k, c.s, c.p) || s[3] != poolOut(6, c.k, c.s, c.p) {
 				t.Fatalf("k=%d s=%d p=%d: shape %v", c.k, c.s, c.p, s)
@@ -68,7 +68,7 @@ func TestConvValuesFloat32(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 2))
 	x, w := randDense(rng, 2, 3, 5, 6), randDense(rng, 4, 3, 3, 3)
 	want := naiveConv(x.Data().([]float64), w.Data().([]float64), 2, 3, 5, 6, 4, 3, 1, 1, true)
-	got := convFwd[float32](convGeom{k: 3, s: 1, p: 1, relu: true}, toF32(x), toF32(w))
+	got := convFwd[float32](convGeom{k: 3, s: 1, p: 1, relu: true}, nil, toF32(x), toF32(w))
 	for i, v := range got.Data().([]float32) {
 		// float32 sums of 27 products of unit normals: error well under 1e-5.
 		if math.Abs(float64(v)-want[i]) > 1e-5 {
@@ -127,5 +127,59 @@ func TestBoxPool(t *testing.T) {
 				t.Fatalf("p=%d element %d: pool %g, want %g; gradient %g, want %g", p, i, got[i], want[i], gotG[i], wantG[i])
 			}
 		}
+	}
+}
+
+// TestConvRerun runs one graph with gradients twice, with a different input the second time, and
+// checks both runs against the op's functions without the buffers passed between forward and
+// gradient ops: nothing of the first run leaks into the second.
+func TestConvRerun(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, c := range convGeoms {
+		g := gorgonia.NewGraph()
+		xv, wv := randDense(rng, 2, 2, 5, 4), randDense(rng, 3, 2, c.k, c.k)
+		x := gorgonia.NewTensor(g, tensor.Float64, 4, gorgonia.WithShape(xv.Shape()...), gorgonia.WithValue(xv), gorgonia.WithName("x"))
+		w := gorgonia.NewTensor(g, tensor.Float64, 4, gorgonia.WithShape(wv.Shape()...), gorgonia.WithValue(wv), gorgonia.WithName("w"))
+		y, err := Conv2d(x, w, c.s, c.p, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := randDense(rng, y.Shape()...)
+		rn := gorgonia.NewTensor(g, tensor.Float64, 4, gorgonia.WithShape(r.Shape()...), gorgonia.WithValue(r), gorgonia.WithName("r"))
+		loss := gorgonia.Must(gorgonia.Sum(gorgonia.Must(gorgonia.HadamardProd(y, rn))))
+		grads, err := gorgonia.Grad(loss, x, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := gorgonia.NewTapeMachine(g)
+		geom := convGeom{k: c.k, s: c.s, p: c.p, relu: true}
+		for run := 0; run < 2; run++ {
+			if run == 1 {
+				xv = randDense(rng, 2, 2, 5, 4)
+				if err := gorgonia.Let(x, xv); err != nil {
+					t.Fatal(err)
+				}
+				m.Reset()
+			}
+			if err := m.RunAll(); err != nil {
+				t.Fatal(err)
+			}
+			checks := []struct {
+				name      string
+				got, want *tensor.Dense
+			}{
+				{"y", y.Value().(*tensor.Dense), convFwd[float64](geom, nil, xv, wv)},
+				{"dx", grads[0].Value().(*tensor.Dense), convGradX[float64](geom, nil, xv, wv, r)},
+				{"dw", grads[1].Value().(*tensor.Dense), convGradW[float64](geom, nil, xv, wv, r)},
+			}
+			for _, ch := range checks {
+				for i, v := range ch.got.Data().([]float64) {
+					if want := ch.want.Data().([]float64)[i]; math.Abs(v-want) > 1e-12 {
+						t.Fatalf("k=%d s=%d p=%d run %d: %s[%d] = %g, want %g", c.k, c.s, c.p, run, ch.name, i, v, want)
+					}
+				}
+			}
+		}
+		m.Close()
 	}
 }

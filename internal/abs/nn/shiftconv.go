@@ -89,7 +89,7 @@ func tapWeights[T float](w []T, o, c, k int) []T {
 	return out
 }
 
-func shiftFwd[T float](g convGeom, xd, wd *tensor.Dense) *tensor.Dense {
+func shiftFwd[T float](g convGeom, cc *convCache, xd, wd *tensor.Dense) *tensor.Dense {
 	b, c, h, w := dims4(xd.Shape())
 	o := wd.Shape()[0]
 	s := newShiftGrid(b, h, w, g.p)
@@ -106,7 +106,7 @@ func shiftFwd[T float](g convGeom, xd, wd *tensor.Dense) *tensor.Dense {
 			gemm(false, false, o, s.l, c, wt[(u*g.k+v)*o*c:], c, xp[s.off(u, v):], s.ld, beta, yp, s.l)
 		}
 	}
-	putScratch(xp)
+	cc.putX(xp)
 	putScratch(wt)
 	out, y := newDense[T](b, o, h, w)
 	unpad(s, yp, o, s.l, 0, y)
@@ -114,12 +114,15 @@ func shiftFwd[T float](g convGeom, xd, wd *tensor.Dense) *tensor.Dense {
 	return out
 }
 
-func shiftGradX[T float](g convGeom, xd, wd, gyd *tensor.Dense) *tensor.Dense {
+func shiftGradX[T float](g convGeom, cc *convCache, xd, wd, gyd *tensor.Dense) *tensor.Dense {
 	b, c, h, w := dims4(xd.Shape())
 	o := wd.Shape()[0]
 	s := newShiftGrid(b, h, w, g.p)
-	gp := getScratch[T](o * s.l)
-	pad(s, slice[T](gyd), o, s.l, 0, false, gp)
+	gp, shared := takeGy[T](cc)
+	if !shared {
+		gp = getScratch[T](o * s.l)
+		pad(s, slice[T](gyd), o, s.l, 0, false, gp)
+	}
 	wt := tapWeights(slice[T](wd), o, c, g.k)
 	dxp := getScratch[T](c * s.ld)
 	clear(dxp)
@@ -128,7 +131,7 @@ func shiftGradX[T float](g convGeom, xd, wd, gyd *tensor.Dense) *tensor.Dense {
 			gemm(true, false, c, s.l, o, wt[(u*g.k+v)*o*c:], c, gp, s.l, 1, dxp[s.off(u, v):], s.ld)
 		}
 	}
-	putScratch(gp)
+	cc.doneGy(gp, shared)
 	putScratch(wt)
 	out, dx := newDense[T](b, c, h, w)
 	unpad(s, dxp, c, s.ld, s.m, dx)
@@ -143,14 +146,20 @@ func shiftGradX[T float](g convGeom, xd, wd, gyd *tensor.Dense) *tensor.Dense {
 	return out
 }
 
-func shiftGradW[T float](g convGeom, xd, wd, gyd *tensor.Dense) *tensor.Dense {
+func shiftGradW[T float](g convGeom, cc *convCache, xd, wd, gyd *tensor.Dense) *tensor.Dense {
 	b, c, h, w := dims4(xd.Shape())
 	o := wd.Shape()[0]
 	s := newShiftGrid(b, h, w, g.p)
-	xp := getScratch[T](c * s.ld)
-	pad(s, slice[T](xd), c, s.ld, s.m, g.relu, xp)
-	gp := getScratch[T](o * s.l)
-	pad(s, slice[T](gyd), o, s.l, 0, false, gp)
+	xp := takeX[T](cc)
+	if xp == nil {
+		xp = getScratch[T](c * s.ld)
+		pad(s, slice[T](xd), c, s.ld, s.m, g.relu, xp)
+	}
+	gp, shared := takeGy[T](cc)
+	if !shared {
+		gp = getScratch[T](o * s.l)
+		pad(s, slice[T](gyd), o, s.l, 0, false, gp)
+	}
 	kk := g.k * g.k
 	dwt := getScratch[T](kk * o * c)
 	for u := 0; u < g.k; u++ {
@@ -159,7 +168,7 @@ func shiftGradW[T float](g convGeom, xd, wd, gyd *tensor.Dense) *tensor.Dense {
 		}
 	}
 	putScratch(xp)
-	putScratch(gp)
+	cc.doneGy(gp, shared)
 	out, dw := newDense[T](o, c, g.k, g.k)
 	for oc := 0; oc < o; oc++ {
 		for ch := 0; ch < c; ch++ {
