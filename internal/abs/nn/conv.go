@@ -253,11 +253,7 @@ func convGradX[T float](g convGeom, cc *convCache, xd, wd, gyd *tensor.Dense) *t
 	col2im(g, dcol, b, c, h, w, dx)
 	putScratch(dcol)
 	if g.relu {
-		for i, t := range slice[T](xd) {
-			if t <= 0 {
-				dx[i] = 0
-			}
-		}
+		reluMask(dx, slice[T](xd))
 	}
 	return out
 }

@@ -183,3 +183,17 @@ func TestConvRerun(t *testing.T) {
 		m.Close()
 	}
 }
+
+// TestReluMask checks the branch-free float32 mask on the values where it could go wrong: ±0,
+// tiny and huge magnitudes, infinities.
+func TestReluMask(t *testing.T) {
+	x := []float32{1, -1, 0, float32(math.Copysign(0, -1)), 1e-45, -1e-45, 3e38, -3e38, float32(math.Inf(1)), float32(math.Inf(-1))}
+	g := []float32{2, 2, 2, 2, 2, 2, 2, 2, 2, 2}
+	want := []float32{2, 0, 0, 0, 2, 0, 2, 0, 2, 0}
+	reluMask(g, x)
+	for i := range g {
+		if g[i] != want[i] {
+			t.Errorf("x = %g: gradient %g, want %g", x[i], g[i], want[i])
+		}
+	}
+}

@@ -1,6 +1,10 @@
 package nn
 
-import "gorgonia.org/tensor"
+import (
+	"math"
+
+	"gorgonia.org/tensor"
+)
 
 // A stride-1 convolution that keeps the image size (2p = k−1: NB201's 3×3 and 1×1 convolutions)
 // needs no im2col. The input is copied once into a zero-padded buffer, channel by channel, all
@@ -95,23 +99,36 @@ func shiftFwd[T float](g convGeom, cc *convCache, xd, wd *tensor.Dense) *tensor.
 	s := newShiftGrid(b, h, w, g.p)
 	xp := getScratch[T](c * s.ld)
 	pad(s, slice[T](xd), c, s.ld, s.m, g.relu, xp)
-	wt := tapWeights(slice[T](wd), o, c, g.k)
 	yp := getScratch[T](o * s.l)
-	for u := 0; u < g.k; u++ {
-		for v := 0; v < g.k; v++ {
-			beta := T(1)
-			if u == 0 && v == 0 {
-				beta = 0
-			}
-			gemm(false, false, o, s.l, c, wt[(u*g.k+v)*o*c:], c, xp[s.off(u, v):], s.ld, beta, yp, s.l)
-		}
+	kk := g.k * g.k
+	if kk == 1 {
+		gemm(false, false, o, s.l, c, slice[T](wd), c, xp, s.ld, 0, yp, s.l)
+		cc.putX(xp)
+	} else {
+		col := shiftCols(g, s, xp, c)
+		putScratch(xp)
+		gemm(false, false, o, s.l, c*kk, slice[T](wd), c*kk, col, s.l, 0, yp, s.l)
+		cc.putX(col)
 	}
-	cc.putX(xp)
-	putScratch(wt)
 	out, y := newDense[T](b, o, h, w)
 	unpad(s, yp, o, s.l, 0, y)
 	putScratch(yp)
 	return out
+}
+
+// shiftCols returns the (C·k²)×L matrix whose row (c·k+u)·k+v is channel c of the padded buffer xp
+// shifted for tap (u,v): an im2col on the padded grid made of C·k² contiguous copies.
+func shiftCols[T float](g convGeom, s shiftGrid, xp []T, c int) []T {
+	kk := g.k * g.k
+	col := getScratch[T](c * kk * s.l)
+	for ch := 0; ch < c; ch++ {
+		for u := 0; u < g.k; u++ {
+			for v := 0; v < g.k; v++ {
+				copy(col[(ch*kk+u*g.k+v)*s.l:][:s.l], xp[ch*s.ld+s.off(u, v):])
+			}
+		}
+	}
+	return col
 }
 
 func shiftGradX[T float](g convGeom, cc *convCache, xd, wd, gyd *tensor.Dense) *tensor.Dense {
@@ -137,11 +154,7 @@ func shiftGradX[T float](g convGeom, cc *convCache, xd, wd, gyd *tensor.Dense) *
 	unpad(s, dxp, c, s.ld, s.m, dx)
 	putScratch(dxp)
 	if g.relu {
-		for i, t := range slice[T](xd) {
-			if t <= 0 {
-				dx[i] = 0
-			}
-		}
+		reluMask(dx, slice[T](xd))
 	}
 	return out
 }
@@ -150,33 +163,49 @@ func shiftGradW[T float](g convGeom, cc *convCache, xd, wd, gyd *tensor.Dense) *
 	b, c, h, w := dims4(xd.Shape())
 	o := wd.Shape()[0]
 	s := newShiftGrid(b, h, w, g.p)
-	xp := takeX[T](cc)
-	if xp == nil {
-		xp = getScratch[T](c * s.ld)
+	kk := g.k * g.k
+	col := takeX[T](cc)
+	if col == nil {
+		xp := getScratch[T](c * s.ld)
 		pad(s, slice[T](xd), c, s.ld, s.m, g.relu, xp)
+		col = xp
+		if kk > 1 {
+			col = shiftCols(g, s, xp, c)
+			putScratch(xp)
+		}
+	}
+	ldc := s.l
+	if kk == 1 {
+		ldc = s.ld
 	}
 	gp, shared := takeGy[T](cc)
 	if !shared {
 		gp = getScratch[T](o * s.l)
 		pad(s, slice[T](gyd), o, s.l, 0, false, gp)
 	}
-	kk := g.k * g.k
-	dwt := getScratch[T](kk * o * c)
-	for u := 0; u < g.k; u++ {
-		for v := 0; v < g.k; v++ {
-			gemm(false, true, o, c, s.l, gp, s.l, xp[s.off(u, v):], s.ld, 0, dwt[(u*g.k+v)*o*c:], c)
-		}
-	}
-	putScratch(xp)
-	cc.doneGy(gp, shared)
 	out, dw := newDense[T](o, c, g.k, g.k)
-	for oc := 0; oc < o; oc++ {
-		for ch := 0; ch < c; ch++ {
-			for t := 0; t < kk; t++ {
-				dw[(oc*c+ch)*kk+t] = dwt[t*o*c+oc*c+ch]
-			}
+	gemm(false, true, o, c*kk, s.l, gp, s.l, col, ldc, 0, dw, c*kk)
+	putScratch(col)
+	cc.doneGy(gp, shared)
+	return out
+}
+
+// reluMask sets g[i] to 0 where x[i] ≤ 0: the gradient through r(x) = max(x, 0). For float32 it
+// is branch-free (the sign of x is unpredictable): the bits of x, read as an int32 s, are positive
+// exactly when x > 0, and ((−s) & ^s) >> 31 is then all ones, else 0.
+func reluMask[T float](g, x []T) {
+	if g32, ok := any(g).([]float32); ok {
+		x32 := any(x).([]float32)[:len(g32)]
+		for i, t := range x32 {
+			s := int32(math.Float32bits(t))
+			g32[i] = math.Float32frombits(math.Float32bits(g32[i]) & uint32((-s&^s)>>31))
+		}
+		return
+	}
+	x = x[:len(g)]
+	for i, t := range x {
+		if t <= 0 {
+			g[i] = 0
 		}
 	}
-	putScratch(dwt)
-	return out
 }
