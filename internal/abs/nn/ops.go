@@ -239,21 +239,33 @@ func avgPoolBwd[T float](gy []T, b, c, h, w, k, s, p int) []T {
 func boxPool[T float](src, dst []T, planes, h, w, p int, adjoint bool) {
 	tmp := getScratch[T](h * w)
 	defer putScratch(tmp)
-	cnt := func(i, n int) T { return T(min(i+p, n-1) - max(i-p, 0) + 1) }
+	// inv[y·w+x] = 1/(pixels of the window at (y,x) inside the image).
+	inv := getScratch[T](h * w)
+	defer putScratch(inv)
+	for y := 0; y < h; y++ {
+		cy := min(y+p, h-1) - max(y-p, 0) + 1
+		for x := 0; x < w; x++ {
+			inv[y*w+x] = 1 / T(cy*(min(x+p, w-1)-max(x-p, 0)+1))
+		}
+	}
 	for pl := 0; pl < planes; pl++ {
 		in, out := src[pl*h*w:][:h*w], dst[pl*h*w:][:h*w]
 		if adjoint {
-			for y := 0; y < h; y++ {
-				cy := cnt(y, h)
-				for x := 0; x < w; x++ {
-					tmp[y*w+x] = in[y*w+x] / (cy * cnt(x, w))
-				}
+			for i, v := range in {
+				out[i] = v * inv[i]
 			}
-			copy(out, tmp)
 			in = out
 		}
 		for y := 0; y < h; y++ {
 			r, t := in[y*w:][:w], tmp[y*w:][:w]
+			if p == 1 && w >= 2 {
+				t[0] = r[0] + r[1]
+				for x := 1; x < w-1; x++ {
+					t[x] = r[x-1] + r[x] + r[x+1]
+				}
+				t[w-1] = r[w-2] + r[w-1]
+				continue
+			}
 			for x := 0; x < w; x++ {
 				var sum T
 				for j := max(x-p, 0); j <= min(x+p, w-1); j++ {
@@ -264,16 +276,16 @@ func boxPool[T float](src, dst []T, planes, h, w, p int, adjoint bool) {
 		}
 		for y := 0; y < h; y++ {
 			o := out[y*w:][:w]
-			clear(o)
-			for i := max(y-p, 0); i <= min(y+p, h-1); i++ {
+			y0, y1 := max(y-p, 0), min(y+p, h-1)
+			copy(o, tmp[y0*w:][:w])
+			for i := y0 + 1; i <= y1; i++ {
 				for x, v := range tmp[i*w:][:w] {
 					o[x] += v
 				}
 			}
 			if !adjoint {
-				cy := cnt(y, h)
-				for x := range o {
-					o[x] /= cy * cnt(x, w)
+				for x, v := range inv[y*w:][:w] {
+					o[x] *= v
 				}
 			}
 		}

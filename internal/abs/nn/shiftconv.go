@@ -100,14 +100,22 @@ func shiftFwd[T float](g convGeom, cc *convCache, xd, wd *tensor.Dense) *tensor.
 	xp := getScratch[T](c * s.ld)
 	pad(s, slice[T](xd), c, s.ld, s.m, g.relu, xp)
 	yp := getScratch[T](o * s.l)
-	kk := g.k * g.k
-	if kk == 1 {
+	if g.k == 1 {
 		gemm(false, false, o, s.l, c, slice[T](wd), c, xp, s.ld, 0, yp, s.l)
 		cc.putX(xp)
 	} else {
-		col := shiftCols(g, s, xp, c)
+		col, ld := shiftCols(g, s, xp, c)
 		putScratch(xp)
-		gemm(false, false, o, s.l, c*kk, slice[T](wd), c*kk, col, s.l, 0, yp, s.l)
+		wr := rowWeights(slice[T](wd), o, c, g.k)
+		kc := c * g.k
+		for u := 0; u < g.k; u++ {
+			beta := T(1)
+			if u == 0 {
+				beta = 0
+			}
+			gemm(false, false, o, s.l, kc, wr[u*o*kc:], kc, col[u*s.wp:], ld, beta, yp, s.l)
+		}
+		putScratch(wr)
 		cc.putX(col)
 	}
 	out, y := newDense[T](b, o, h, w)
@@ -116,19 +124,33 @@ func shiftFwd[T float](g convGeom, cc *convCache, xd, wd *tensor.Dense) *tensor.
 	return out
 }
 
-// shiftCols returns the (C·k²)×L matrix whose row (c·k+u)·k+v is channel c of the padded buffer xp
-// shifted for tap (u,v): an im2col on the padded grid made of C·k² contiguous copies.
-func shiftCols[T float](g convGeom, s shiftGrid, xp []T, c int) []T {
-	kk := g.k * g.k
-	col := getScratch[T](c * kk * s.l)
+// shiftCols returns the (C·k)×(L+2p·(W+2p)) matrix whose row c·k+v is channel c of the padded
+// buffer xp shifted for the horizontal tap v, with p padded rows before and after the grid, and its
+// row length. The vertical tap u is then the offset u·(W+2p) into it: an im2col on the padded grid
+// made of C·k contiguous copies, with the k vertical taps left to k matrix multiplies.
+func shiftCols[T float](g convGeom, s shiftGrid, xp []T, c int) ([]T, int) {
+	ld := s.l + 2*g.p*s.wp
+	col := getScratch[T](c * g.k * ld)
 	for ch := 0; ch < c; ch++ {
-		for u := 0; u < g.k; u++ {
-			for v := 0; v < g.k; v++ {
-				copy(col[(ch*kk+u*g.k+v)*s.l:][:s.l], xp[ch*s.ld+s.off(u, v):])
+		for v := 0; v < g.k; v++ {
+			copy(col[(ch*g.k+v)*ld:][:ld], xp[ch*s.ld+v:])
+		}
+	}
+	return col, ld
+}
+
+// rowWeights returns w (O×C×k×k) as k matrices O×(C·k), one per kernel row u:
+// out[u·O·C·k + o·C·k + c·k + v] = w[o,c,u,v].
+func rowWeights[T float](w []T, o, c, k int) []T {
+	out := getScratch[T](len(w))
+	for oc := 0; oc < o; oc++ {
+		for ch := 0; ch < c; ch++ {
+			for u := 0; u < k; u++ {
+				copy(out[u*o*c*k+oc*c*k+ch*k:][:k], w[((oc*c+ch)*k+u)*k:][:k])
 			}
 		}
 	}
-	return col
+	return out
 }
 
 func shiftGradX[T float](g convGeom, cc *convCache, xd, wd, gyd *tensor.Dense) *tensor.Dense {
@@ -163,20 +185,19 @@ func shiftGradW[T float](g convGeom, cc *convCache, xd, wd, gyd *tensor.Dense) *
 	b, c, h, w := dims4(xd.Shape())
 	o := wd.Shape()[0]
 	s := newShiftGrid(b, h, w, g.p)
-	kk := g.k * g.k
 	col := takeX[T](cc)
+	ld := s.ld
+	if g.k > 1 {
+		ld = s.l + 2*g.p*s.wp
+	}
 	if col == nil {
 		xp := getScratch[T](c * s.ld)
 		pad(s, slice[T](xd), c, s.ld, s.m, g.relu, xp)
 		col = xp
-		if kk > 1 {
-			col = shiftCols(g, s, xp, c)
+		if g.k > 1 {
+			col, _ = shiftCols(g, s, xp, c)
 			putScratch(xp)
 		}
-	}
-	ldc := s.l
-	if kk == 1 {
-		ldc = s.ld
 	}
 	gp, shared := takeGy[T](cc)
 	if !shared {
@@ -184,7 +205,23 @@ func shiftGradW[T float](g convGeom, cc *convCache, xd, wd, gyd *tensor.Dense) *
 		pad(s, slice[T](gyd), o, s.l, 0, false, gp)
 	}
 	out, dw := newDense[T](o, c, g.k, g.k)
-	gemm(false, true, o, c*kk, s.l, gp, s.l, col, ldc, 0, dw, c*kk)
+	if g.k == 1 {
+		gemm(false, true, o, c, s.l, gp, s.l, col, ld, 0, dw, c)
+	} else {
+		kc := c * g.k
+		dwr := getScratch[T](g.k * o * kc)
+		for u := 0; u < g.k; u++ {
+			gemm(false, true, o, kc, s.l, gp, s.l, col[u*s.wp:], ld, 0, dwr[u*o*kc:], kc)
+		}
+		for oc := 0; oc < o; oc++ {
+			for ch := 0; ch < c; ch++ {
+				for u := 0; u < g.k; u++ {
+					copy(dw[((oc*c+ch)*g.k+u)*g.k:][:g.k], dwr[u*o*kc+oc*kc+ch*g.k:])
+				}
+			}
+		}
+		putScratch(dwr)
+	}
 	putScratch(col)
 	cc.doneGy(gp, shared)
 	return out
