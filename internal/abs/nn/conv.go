@@ -390,7 +390,7 @@ var (
 )
 
 // maxFree bounds the buffers kept per element type.
-const maxFree = 8
+const maxFree = 32
 
 func freeList[T float]() *[][]T {
 	var l any

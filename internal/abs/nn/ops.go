@@ -154,7 +154,7 @@ func newDense[T float](shape ...int) (*tensor.Dense, []T) {
 	for _, s := range shape {
 		n *= s
 	}
-	buf := make([]T, n)
+	buf := getOut[T](n)
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(buf)), buf
 }
 

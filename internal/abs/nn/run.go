@@ -33,19 +33,23 @@ func (n *Net) Backward(arch []int, x *tensor.Dense, labels []int, stats map[stri
 	}
 	m := gorgonia.NewTapeMachine(gr.G)
 	graphMu.Unlock()
-	defer m.Close()
 	if err := m.RunAll(); err != nil {
+		m.Close()
 		return 0, nil, fmt.Errorf("run %v: %w", arch, err)
 	}
 	grads := make(map[string]*tensor.Dense, len(names))
 	for i, name := range names {
 		d, err := dense(gnodes[i].Value())
 		if err != nil {
+			m.Close()
 			return 0, nil, fmt.Errorf("gradient of %s: %w", name, err)
 		}
 		grads[name] = d.Clone().(*tensor.Dense)
 	}
-	return scalar(gr.Loss.Value()), grads, nil
+	loss := scalar(gr.Loss.Value())
+	m.Close()
+	recycle(gr.G)
+	return loss, grads, nil
 }
 
 // Logits runs child arch on the batch x with batch norms in mode (BNEval for inference,
