@@ -197,3 +197,43 @@ func TestReluMask(t *testing.T) {
 		}
 	}
 }
+
+func TestGradBatchNormAffine(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 8))
+	for _, mode := range []BNMode{BNTrain, BNEval, BNRecompute} {
+		st := NewStats(3)
+		st.Mean = []float64{0.1, -0.2, 0.3}
+		st.Var = []float64{0.5, 1.5, 2}
+		checkGrad(t, func(_ *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+			return BatchNormAffine(in[0], in[1], in[2], st.Clone(), mode, "bn")
+		}, randDense(rng, 2, 3, 2, 3), randDense(rng, 3), randDense(rng, 3))
+	}
+}
+
+// TestBatchNormAffineValues checks the fused op against BatchNorm followed by ScaleShift: the same
+// outputs and the same running statistics.
+func TestBatchNormAffineValues(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 9))
+	x, gm, bt := randDense(rng, 4, 3, 3, 2), randDense(rng, 3), randDense(rng, 3)
+	for _, mode := range []BNMode{BNTrain, BNEval, BNRecompute} {
+		st1, st2 := NewStats(3), NewStats(3)
+		fused, _ := projLoss(t, func(_ *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+			return BatchNormAffine(in[0], in[1], in[2], st1, mode, "bn")
+		}, []*tensor.Dense{x, gm, bt}, false)
+		plain, _ := projLoss(t, func(_ *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+			y, err := BatchNorm(in[0], st2, mode, "bn")
+			if err != nil {
+				return nil, err
+			}
+			return ScaleShift(y, in[1], in[2])
+		}, []*tensor.Dense{x, gm, bt}, false)
+		if math.Abs(fused-plain) > 1e-12 {
+			t.Errorf("mode %d: fused Σ y·R = %.15g, unfused %.15g", mode, fused, plain)
+		}
+		for c := range st1.Mean {
+			if math.Abs(st1.Mean[c]-st2.Mean[c]) > 1e-15 || math.Abs(st1.Var[c]-st2.Var[c]) > 1e-15 || st1.Batches != st2.Batches {
+				t.Errorf("mode %d channel %d: running stats %v %v, want %v %v", mode, c, st1.Mean[c], st1.Var[c], st2.Mean[c], st2.Var[c])
+			}
+		}
+	}
+}

@@ -344,11 +344,10 @@ func (b *builder) bn(x *gorgonia.Node, name string, affine bool) *gorgonia.Node 
 		b.err = fmt.Errorf("no running statistics for %s", name)
 		return nil
 	}
-	y := b.must(BatchNorm(x, st, b.mode, name))
-	if !affine || b.err != nil {
-		return y
+	if affine {
+		return b.must(BatchNormAffine(x, b.param(name+".weight"), b.param(name+".bias"), st, b.mode, name))
 	}
-	return b.must(ScaleShift(y, b.param(name+".weight"), b.param(name+".bias")))
+	return b.must(BatchNorm(x, st, b.mode, name))
 }
 
 // reduce is NB201's ResNetBasicblock with stride 2: ReLU-conv3×3/2-BN, ReLU-conv3×3-BN, plus a

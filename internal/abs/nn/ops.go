@@ -517,6 +517,28 @@ func batchStats[T float](x []T, b, c, hw int) (mean, vr []float64) {
 	return mean, vr
 }
 
+// updateStats folds the batch mean and biased variance over n values into the running statistics
+// (BNTrain or BNRecompute mode).
+func updateStats[T float](st *Stats, mode BNMode, mean, vr []float64, n float64) {
+	unbiased := n / math.Max(n-1, 1)
+	// Running statistics are rounded to the element type, so that a float32 net's statistics
+	// survive a round trip through a float32 checkpoint bit for bit.
+	switch mode {
+	case BNTrain:
+		for ch := range mean {
+			st.Mean[ch] = float64(T((1-BNMomentum)*st.Mean[ch] + BNMomentum*mean[ch]))
+			st.Var[ch] = float64(T((1-BNMomentum)*st.Var[ch] + BNMomentum*vr[ch]*unbiased))
+		}
+	case BNRecompute:
+		k := float64(st.Batches)
+		for ch := range mean {
+			st.Mean[ch] = float64(T((k*st.Mean[ch] + mean[ch]) / (k + 1)))
+			st.Var[ch] = float64(T((k*st.Var[ch] + vr[ch]*unbiased) / (k + 1)))
+		}
+		st.Batches++
+	}
+}
+
 // bnFwd returns the normalised x and the per-channel 1/√(σ²+ε) it used.
 func bnFwd[T float](x []T, shape tensor.Shape, st *Stats, mode BNMode) (*tensor.Dense, []float64) {
 	b, c, h, w := dims4(shape)
@@ -526,24 +548,7 @@ func bnFwd[T float](x []T, shape tensor.Shape, st *Stats, mode BNMode) (*tensor.
 		mean, vr = st.Mean, st.Var
 	} else {
 		mean, vr = batchStats(x, b, c, hw)
-		n := float64(b * hw)
-		unbiased := n / math.Max(n-1, 1)
-		// Running statistics are rounded to the element type, so that a float32 net's statistics
-		// survive a round trip through a float32 checkpoint bit for bit.
-		switch mode {
-		case BNTrain:
-			for ch := range mean {
-				st.Mean[ch] = float64(T((1-BNMomentum)*st.Mean[ch] + BNMomentum*mean[ch]))
-				st.Var[ch] = float64(T((1-BNMomentum)*st.Var[ch] + BNMomentum*vr[ch]*unbiased))
-			}
-		case BNRecompute:
-			k := float64(st.Batches)
-			for ch := range mean {
-				st.Mean[ch] = float64(T((k*st.Mean[ch] + mean[ch]) / (k + 1)))
-				st.Var[ch] = float64(T((k*st.Var[ch] + vr[ch]*unbiased) / (k + 1)))
-			}
-			st.Batches++
-		}
+		updateStats[T](st, mode, mean, vr, float64(b*hw))
 	}
 	inv := make([]float64, c)
 	for ch := range inv {
