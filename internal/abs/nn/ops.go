@@ -277,6 +277,20 @@ func boxPool[T float](src, dst []T, planes, h, w, p int, adjoint bool) {
 		for y := 0; y < h; y++ {
 			o := out[y*w:][:w]
 			y0, y1 := max(y-p, 0), min(y+p, h-1)
+			if p == 1 && y1-y0 == 2 {
+				a, b, c := tmp[y0*w:][:w], tmp[(y0+1)*w:][:w], tmp[y1*w:][:w]
+				if adjoint {
+					for x := range o {
+						o[x] = a[x] + b[x] + c[x]
+					}
+				} else {
+					iv := inv[y*w:][:w]
+					for x := range o {
+						o[x] = (a[x] + b[x] + c[x]) * iv[x]
+					}
+				}
+				continue
+			}
 			copy(o, tmp[y0*w:][:w])
 			for i := y0 + 1; i <= y1; i++ {
 				for x, v := range tmp[i*w:][:w] {

@@ -41,17 +41,24 @@ func newShiftGrid(b, h, w, p int) shiftGrid {
 // off returns the offset of tap (u,v) into a channel row of the padded buffer.
 func (s shiftGrid) off(u, v int) int { return s.m + (u-s.p)*s.wp + (v - s.p) }
 
-// pad writes r(x) for the c channels of x (B×C×H×W) into buf (c rows of length ld, starting at
-// offset start within a row) and zeroes everything else.
+// pad writes r(x) for the c channels of x (B×C×H×W) into buf (c rows of length ld, the grid
+// starting at offset start within a row) and zeroes everything else.
 func pad[T float](s shiftGrid, x []T, c, ld, start int, relu bool, buf []T) {
-	clear(buf[:c*ld])
 	hw := s.h * s.w
-	for img := 0; img < s.b; img++ {
-		for ch := 0; ch < c; ch++ {
+	for ch := 0; ch < c; ch++ {
+		row := buf[ch*ld : (ch+1)*ld]
+		clear(row[:start])
+		clear(row[start+s.l:])
+		for img := 0; img < s.b; img++ {
 			src := x[(img*c+ch)*hw:][:hw]
-			dst := buf[ch*ld+start+img*s.hp*s.wp:]
+			grid := row[start+img*s.hp*s.wp:][:s.hp*s.wp]
+			clear(grid[:s.p*s.wp])
+			clear(grid[(s.p+s.h)*s.wp:])
 			for y := 0; y < s.h; y++ {
-				d := dst[(y+s.p)*s.wp+s.p:][:s.w]
+				r := grid[(y+s.p)*s.wp:][:s.wp]
+				clear(r[:s.p])
+				clear(r[s.p+s.w:])
+				d := r[s.p : s.p+s.w]
 				if relu {
 					for j, t := range src[y*s.w : (y+1)*s.w] {
 						d[j] = max(t, 0)
