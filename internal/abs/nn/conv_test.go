@@ -97,34 +97,51 @@ func toF32(d *tensor.Dense) *tensor.Dense {
 	return tensor.New(tensor.WithShape(d.Shape()...), tensor.WithBacking(f))
 }
 
-// TestBoxPool checks the separable stride-1 average pooling and its gradient against the
-// definition written as loops over each clipped window, on random non-square planes.
+// TestBoxPool checks the separable stride-1 average pooling, the disjoint 2×2 pooling and their
+// gradients against the definition written as loops over each clipped window, on random
+// non-square planes.
 func TestBoxPool(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
 	const b, c, h, w = 2, 3, 5, 7
 	for _, p := range []int{1, 2} {
+		testPool(t, b, c, h, w, 2*p+1, 1, p, rng)
+	}
+	// The disjoint 2×2 windows of the reduction block's shortcut.
+	testPool(t, 2, 3, 4, 6, 2, 2, 0, rng)
+}
+
+func testPool(t *testing.T, b, c, h, w, k, s, p int, rng *rand.Rand) {
+	t.Helper()
+	{
 		x := randDense(rng, b, c, h, w).Data().([]float64)
 		gy := randDense(rng, b, c, h, w).Data().([]float64)
-		want, wantG := make([]float64, len(x)), make([]float64, len(x))
+		oh, ow := poolOut(h, k, s, p), poolOut(w, k, s, p)
+		gy = gy[:b*c*oh*ow]
+		want, wantG := make([]float64, b*c*oh*ow), make([]float64, len(x))
 		for pl := 0; pl < b*c; pl++ {
-			for i := 0; i < h; i++ {
-				for j := 0; j < w; j++ {
-					y0, y1, x0, x1 := max(i-p, 0), min(i+p, h-1), max(j-p, 0), min(j+p, w-1)
+			for i := 0; i < oh; i++ {
+				for j := 0; j < ow; j++ {
+					y0, y1, x0, x1 := max(i*s-p, 0), min(i*s-p+k-1, h-1), max(j*s-p, 0), min(j*s-p+k-1, w-1)
 					n := float64((y1 - y0 + 1) * (x1 - x0 + 1))
 					for yy := y0; yy <= y1; yy++ {
 						for xx := x0; xx <= x1; xx++ {
-							want[pl*h*w+i*w+j] += x[pl*h*w+yy*w+xx] / n
-							wantG[pl*h*w+yy*w+xx] += gy[pl*h*w+i*w+j] / n
+							want[pl*oh*ow+i*ow+j] += x[pl*h*w+yy*w+xx] / n
+							wantG[pl*h*w+yy*w+xx] += gy[pl*oh*ow+i*ow+j] / n
 						}
 					}
 				}
 			}
 		}
-		got, _, _ := avgPoolFwd(x, b, c, h, w, 2*p+1, 1, p)
-		gotG := avgPoolBwd(gy, b, c, h, w, 2*p+1, 1, p)
+		got, _, _ := avgPoolFwd(x, b, c, h, w, k, s, p)
+		gotG := avgPoolBwd(gy, b, c, h, w, k, s, p)
 		for i := range want {
-			if math.Abs(got[i]-want[i]) > 1e-12 || math.Abs(gotG[i]-wantG[i]) > 1e-12 {
-				t.Fatalf("p=%d element %d: pool %g, want %g; gradient %g, want %g", p, i, got[i], want[i], gotG[i], wantG[i])
+			if math.Abs(got[i]-want[i]) > 1e-12 {
+				t.Fatalf("k=%d s=%d p=%d element %d: pool %g, want %g", k, s, p, i, got[i], want[i])
+			}
+		}
+		for i := range wantG {
+			if math.Abs(gotG[i]-wantG[i]) > 1e-12 {
+				t.Fatalf("k=%d s=%d p=%d element %d: gradient %g, want %g", k, s, p, i, gotG[i], wantG[i])
 			}
 		}
 	}

@@ -185,6 +185,19 @@ func avgPoolFwd[T float](x []T, b, c, h, w, k, s, p int) ([]T, int, int) {
 		boxPool(x, out, b*c, h, w, p, false)
 		return out, oh, ow
 	}
+	if k == 2 && s == 2 && p == 0 && h%2 == 0 && w%2 == 0 {
+		// Disjoint 2×2 windows, all inside the image.
+		for pl := 0; pl < b*c; pl++ {
+			in, o := x[pl*h*w:][:h*w], out[pl*oh*ow:][:oh*ow]
+			for i := 0; i < oh; i++ {
+				r0, r1, or := in[2*i*w:][:w], in[(2*i+1)*w:][:w], o[i*ow:][:ow]
+				for j := range or {
+					or[j] = (r0[2*j] + r0[2*j+1] + r1[2*j] + r1[2*j+1]) / 4
+				}
+			}
+		}
+		return out, oh, ow
+	}
 	for bc := 0; bc < b*c; bc++ {
 		img := x[bc*h*w : (bc+1)*h*w]
 		o := out[bc*oh*ow : (bc+1)*oh*ow]
@@ -211,6 +224,19 @@ func avgPoolBwd[T float](gy []T, b, c, h, w, k, s, p int) []T {
 	gx := make([]T, b*c*h*w)
 	if s == 1 && k == 2*p+1 {
 		boxPool(gy, gx, b*c, h, w, p, true)
+		return gx
+	}
+	if k == 2 && s == 2 && p == 0 && h%2 == 0 && w%2 == 0 {
+		for pl := 0; pl < b*c; pl++ {
+			g, o := gx[pl*h*w:][:h*w], gy[pl*oh*ow:][:oh*ow]
+			for i := 0; i < oh; i++ {
+				r0, r1, or := g[2*i*w:][:w], g[(2*i+1)*w:][:w], o[i*ow:][:ow]
+				for j, v := range or {
+					v /= 4
+					r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1] = v, v, v, v
+				}
+			}
+		}
 		return gx
 	}
 	for bc := 0; bc < b*c; bc++ {

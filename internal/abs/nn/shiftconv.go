@@ -72,15 +72,21 @@ func pad[T float](s shiftGrid, x []T, c, ld, start int, relu bool, buf []T) {
 }
 
 // unpad copies the image positions of buf (c rows of length ld, grid starting at offset start)
-// into x (B×C×H×W).
-func unpad[T float](s shiftGrid, buf []T, c, ld, start int, x []T) {
+// into x (B×C×H×W). With a non-nil mask (B×C×H×W) it then applies reluMask(x, mask), row by row
+// while the row is in cache.
+func unpad[T float](s shiftGrid, buf []T, c, ld, start int, x, mask []T) {
 	hw := s.h * s.w
 	for img := 0; img < s.b; img++ {
 		for ch := 0; ch < c; ch++ {
-			dst := x[(img*c+ch)*hw:][:hw]
+			o := (img*c + ch) * hw
+			dst := x[o:][:hw]
 			src := buf[ch*ld+start+img*s.hp*s.wp:]
 			for y := 0; y < s.h; y++ {
-				copy(dst[y*s.w:(y+1)*s.w], src[(y+s.p)*s.wp+s.p:])
+				d := dst[y*s.w : (y+1)*s.w]
+				copy(d, src[(y+s.p)*s.wp+s.p:])
+				if mask != nil {
+					reluMask(d, mask[o+y*s.w:])
+				}
 			}
 		}
 	}
@@ -126,7 +132,7 @@ func shiftFwd[T float](g convGeom, cc *convCache, xd, wd *tensor.Dense) *tensor.
 		cc.putX(col)
 	}
 	out, y := newDense[T](b, o, h, w)
-	unpad(s, yp, o, s.l, 0, y)
+	unpad(s, yp, o, s.l, 0, y, nil)
 	putScratch(yp)
 	return out
 }
@@ -180,11 +186,12 @@ func shiftGradX[T float](g convGeom, cc *convCache, xd, wd, gyd *tensor.Dense) *
 	cc.doneGy(gp, shared)
 	putScratch(wt)
 	out, dx := newDense[T](b, c, h, w)
-	unpad(s, dxp, c, s.ld, s.m, dx)
-	putScratch(dxp)
+	var mask []T
 	if g.relu {
-		reluMask(dx, slice[T](xd))
+		mask = slice[T](xd)
 	}
+	unpad(s, dxp, c, s.ld, s.m, dx, mask)
+	putScratch(dxp)
 	return out
 }
 
