@@ -216,7 +216,7 @@ func fromRows[T float](m []T, b, o, n int, y []T) {
 func convFwd[T float](g convGeom, cc *convCache, xd, wd *tensor.Dense) *tensor.Dense {
 	cc.begin()
 	if g.same() {
-		return shiftFwd[T](g, cc, xd, wd)
+		return shiftFwd[T](g, cc, xd, wd, nil)
 	}
 	b, c, h, w := dims4(xd.Shape())
 	o := wd.Shape()[0]
@@ -235,7 +235,7 @@ func convFwd[T float](g convGeom, cc *convCache, xd, wd *tensor.Dense) *tensor.D
 
 func convGradX[T float](g convGeom, cc *convCache, xd, wd, gyd *tensor.Dense) *tensor.Dense {
 	if g.same() {
-		return shiftGradX[T](g, cc, xd, wd, gyd)
+		return shiftGradX[T](g, cc, xd, wd, gyd, nil, nil)
 	}
 	b, c, h, w := dims4(xd.Shape())
 	o := wd.Shape()[0]
@@ -260,7 +260,7 @@ func convGradX[T float](g convGeom, cc *convCache, xd, wd, gyd *tensor.Dense) *t
 
 func convGradW[T float](g convGeom, cc *convCache, xd, wd, gyd *tensor.Dense) *tensor.Dense {
 	if g.same() {
-		return shiftGradW[T](g, cc, xd, wd, gyd)
+		return shiftGradW[T](g, cc, xd, wd, gyd, nil, nil)
 	}
 	b, c, h, w := dims4(xd.Shape())
 	o := wd.Shape()[0]

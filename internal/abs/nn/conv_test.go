@@ -254,3 +254,52 @@ func TestBatchNormAffineValues(t *testing.T) {
 		}
 	}
 }
+
+func TestGradConvBN(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 10))
+	for _, p := range []int{0, 1} {
+		for _, mode := range []BNMode{BNTrain, BNEval, BNRecompute} {
+			st := NewStats(3)
+			st.Mean = []float64{0.1, -0.2, 0.3}
+			st.Var = []float64{0.5, 1.5, 2}
+			checkGrad(t, func(_ *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+				return ConvBN(in[0], in[1], p, true, st.Clone(), mode, "cbn")
+			}, randDense(rng, 2, 2, 4, 3), randDense(rng, 3, 2, 2*p+1, 2*p+1))
+		}
+	}
+}
+
+// TestConvBNValues checks the fused op against Conv2d followed by BatchNorm: the same outputs,
+// gradients and running statistics, bit for bit.
+func TestConvBNValues(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 11))
+	x, w := randDense(rng, 3, 2, 5, 4), randDense(rng, 3, 2, 3, 3)
+	for _, mode := range []BNMode{BNTrain, BNEval, BNRecompute} {
+		st1, st2 := NewStats(3), NewStats(3)
+		l1, g1 := projLoss(t, func(_ *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+			return ConvBN(in[0], in[1], 1, true, st1, mode, "cbn")
+		}, []*tensor.Dense{x, w}, true)
+		l2, g2 := projLoss(t, func(_ *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+			y, err := Conv2d(in[0], in[1], 1, 1, true)
+			if err != nil {
+				return nil, err
+			}
+			return BatchNorm(y, st2, mode, "cbn")
+		}, []*tensor.Dense{x, w}, true)
+		if l1 != l2 {
+			t.Errorf("mode %d: fused Σ z·R = %.17g, unfused %.17g", mode, l1, l2)
+		}
+		for k := range g1 {
+			for i, v := range g1[k].Data().([]float64) {
+				if want := g2[k].Data().([]float64)[i]; v != want {
+					t.Fatalf("mode %d: gradient %d[%d] = %.17g, unfused %.17g", mode, k, i, v, want)
+				}
+			}
+		}
+		for c := range st1.Mean {
+			if st1.Mean[c] != st2.Mean[c] || st1.Var[c] != st2.Var[c] || st1.Batches != st2.Batches {
+				t.Errorf("mode %d channel %d: running stats %v %v, unfused %v %v", mode, c, st1.Mean[c], st1.Var[c], st2.Mean[c], st2.Var[c])
+			}
+		}
+	}
+}

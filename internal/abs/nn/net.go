@@ -320,6 +320,20 @@ func (b *builder) conv(x *gorgonia.Node, name string, stride, pad int) *gorgonia
 	return b.must(Conv2d(x, b.param(name), stride, pad, false))
 }
 
+// reluConvBN is a size-keeping convolution (padding pad, stride 1) of relu(x) followed by a batch
+// norm without affine parameters, fused into one op.
+func (b *builder) reluConvBN(x *gorgonia.Node, conv, bn string, pad int) *gorgonia.Node {
+	if b.err != nil {
+		return nil
+	}
+	st := b.stats[bn]
+	if st == nil {
+		b.err = fmt.Errorf("no running statistics for %s", bn)
+		return nil
+	}
+	return b.must(ConvBN(x, b.param(conv), pad, true, st, b.mode, bn))
+}
+
 // reluConv is conv of relu(x), fused into one op.
 func (b *builder) reluConv(x *gorgonia.Node, name string, stride, pad int) *gorgonia.Node {
 	if b.err != nil {
@@ -380,9 +394,9 @@ func (b *builder) cell(x *gorgonia.Node, c int, arch []int, live [Edges]bool) *g
 		case OpSkip:
 			y = src
 		case OpConv1x1:
-			y = b.bn(b.reluConv(src, p+".conv", 1, 0), p+".bn", false)
+			y = b.reluConvBN(src, p+".conv", p+".bn", 0)
 		case OpConv3x3:
-			y = b.bn(b.reluConv(src, p+".conv", 1, 1), p+".bn", false)
+			y = b.reluConvBN(src, p+".conv", p+".bn", 1)
 		case OpAvgPool:
 			y = b.must(AvgPool(src, 3, 1, 1))
 		}

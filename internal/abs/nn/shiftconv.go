@@ -106,7 +106,7 @@ func tapWeights[T float](w []T, o, c, k int) []T {
 	return out
 }
 
-func shiftFwd[T float](g convGeom, cc *convCache, xd, wd *tensor.Dense) *tensor.Dense {
+func shiftFwd[T float](g convGeom, cc *convCache, xd, wd *tensor.Dense, bn *convBN) *tensor.Dense {
 	b, c, h, w := dims4(xd.Shape())
 	o := wd.Shape()[0]
 	s := newShiftGrid(b, h, w, g.p)
@@ -132,7 +132,11 @@ func shiftFwd[T float](g convGeom, cc *convCache, xd, wd *tensor.Dense) *tensor.
 		cc.putX(col)
 	}
 	out, y := newDense[T](b, o, h, w)
-	unpad(s, yp, o, s.l, 0, y, nil)
+	if bn != nil {
+		bnFromGrid(s, yp, o, bn, y)
+	} else {
+		unpad(s, yp, o, s.l, 0, y, nil)
+	}
 	putScratch(yp)
 	return out
 }
@@ -166,15 +170,11 @@ func rowWeights[T float](w []T, o, c, k int) []T {
 	return out
 }
 
-func shiftGradX[T float](g convGeom, cc *convCache, xd, wd, gyd *tensor.Dense) *tensor.Dense {
+func shiftGradX[T float](g convGeom, cc *convCache, xd, wd, gyd, zd *tensor.Dense, bn *convBN) *tensor.Dense {
 	b, c, h, w := dims4(xd.Shape())
 	o := wd.Shape()[0]
 	s := newShiftGrid(b, h, w, g.p)
-	gp, shared := takeGy[T](cc)
-	if !shared {
-		gp = getScratch[T](o * s.l)
-		pad(s, slice[T](gyd), o, s.l, 0, false, gp)
-	}
+	gp, shared := prepGy[T](s, cc, gyd, zd, o, bn)
 	wt := tapWeights(slice[T](wd), o, c, g.k)
 	dxp := getScratch[T](c * s.ld)
 	clear(dxp)
@@ -195,7 +195,7 @@ func shiftGradX[T float](g convGeom, cc *convCache, xd, wd, gyd *tensor.Dense) *
 	return out
 }
 
-func shiftGradW[T float](g convGeom, cc *convCache, xd, wd, gyd *tensor.Dense) *tensor.Dense {
+func shiftGradW[T float](g convGeom, cc *convCache, xd, wd, gyd, zd *tensor.Dense, bn *convBN) *tensor.Dense {
 	b, c, h, w := dims4(xd.Shape())
 	o := wd.Shape()[0]
 	s := newShiftGrid(b, h, w, g.p)
@@ -213,11 +213,7 @@ func shiftGradW[T float](g convGeom, cc *convCache, xd, wd, gyd *tensor.Dense) *
 			putScratch(xp)
 		}
 	}
-	gp, shared := takeGy[T](cc)
-	if !shared {
-		gp = getScratch[T](o * s.l)
-		pad(s, slice[T](gyd), o, s.l, 0, false, gp)
-	}
+	gp, shared := prepGy[T](s, cc, gyd, zd, o, bn)
 	out, dw := newDense[T](o, c, g.k, g.k)
 	if g.k == 1 {
 		gemm(false, true, o, c, s.l, gp, s.l, col, ld, 0, dw, c)
@@ -259,4 +255,21 @@ func reluMask[T float](g, x []T) {
 			g[i] = 0
 		}
 	}
+}
+
+// prepGy returns the output gradient on the grid (o rows of length L, zero at the padding
+// positions), prepared by this run's other gradient op if it ran first. With bn it is the
+// gradient with respect to the convolution's output, through the batch norm, from the gradient
+// gyd with respect to the normalised output zd.
+func prepGy[T float](s shiftGrid, cc *convCache, gyd, zd *tensor.Dense, o int, bn *convBN) ([]T, bool) {
+	if gp, shared := takeGy[T](cc); shared {
+		return gp, true
+	}
+	gp := getScratch[T](o * s.l)
+	if bn == nil {
+		pad(s, slice[T](gyd), o, s.l, 0, false, gp)
+	} else {
+		bnGradGrid(s, slice[T](zd), slice[T](gyd), o, bn, gp)
+	}
+	return gp, false
 }
