@@ -100,7 +100,7 @@ func bnAffineFwd[T float](bs *bnState, x, gamma, beta []T, shape tensor.Shape, s
 	norm, inv := bnFwdStats(x, shape, st, mode)
 	bs.run++
 	bs.mean, bs.inv = norm, inv
-	out, y := newDense[T](b, c, h, w)
+	out, y := newDenseFull[T](b, c, h, w)
 	for i := 0; i < b; i++ {
 		for ch := 0; ch < c; ch++ {
 			a := float64(gamma[ch]) * inv[ch]
@@ -142,7 +142,7 @@ func bnAffineSums[T float](bs *bnState, x, g []T, shape tensor.Shape) {
 func bnAffineGradX[T float](bs *bnState, x, gamma, g []T, shape tensor.Shape, mode BNMode) *tensor.Dense {
 	b, c, h, w := dims4(shape)
 	hw := h * w
-	out, gx := newDense[T](b, c, h, w)
+	out, gx := newDenseFull[T](b, c, h, w)
 	if mode != BNEval {
 		bnAffineSums(bs, x, g, shape)
 	}

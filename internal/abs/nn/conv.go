@@ -227,7 +227,7 @@ func convFwd[T float](g convGeom, cc *convCache, xd, wd *tensor.Dense) *tensor.D
 	ym := getScratch[T](o * b * n)
 	gemm(false, false, o, b*n, kk, slice[T](wd), kk, col, b*n, 0, ym, b*n)
 	cc.putX(col)
-	out, y := newDense[T](b, o, oh, ow)
+	out, y := newDenseFull[T](b, o, oh, ow)
 	fromRows(ym, b, o, n, y)
 	putScratch(ym)
 	return out
@@ -276,7 +276,7 @@ func convGradW[T float](g convGeom, cc *convCache, xd, wd, gyd *tensor.Dense) *t
 		gm = getScratch[T](o * b * n)
 		toRows(slice[T](gyd), b, o, n, gm)
 	}
-	out, dw := newDense[T](wd.Shape()...)
+	out, dw := newDenseFull[T](wd.Shape()...)
 	gemm(false, true, o, kk, b*n, gm, b*n, col, b*n, 0, dw, kk)
 	putScratch(col)
 	cc.doneGy(gm, shared)

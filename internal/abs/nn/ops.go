@@ -154,7 +154,17 @@ func newDense[T float](shape ...int) (*tensor.Dense, []T) {
 	for _, s := range shape {
 		n *= s
 	}
-	buf := getOut[T](n)
+	buf := getOut[T](n, true)
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(buf)), buf
+}
+
+// newDenseFull is newDense for a kernel that writes every element: the contents are arbitrary.
+func newDenseFull[T float](shape ...int) (*tensor.Dense, []T) {
+	n := 1
+	for _, s := range shape {
+		n *= s
+	}
+	buf := getOut[T](n, false)
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(buf)), buf
 }
 
@@ -180,7 +190,7 @@ func poolOut(n, k, s, p int) int { return (n+2*p-k)/s + 1 }
 // count_include_pad=False, as in NB201's POOLING op).
 func avgPoolFwd[T float](x []T, b, c, h, w, k, s, p int) ([]T, int, int) {
 	oh, ow := poolOut(h, k, s, p), poolOut(w, k, s, p)
-	out := make([]T, b*c*oh*ow)
+	out := getOut[T](b*c*oh*ow, false) // every branch below writes every output
 	if s == 1 && k == 2*p+1 {
 		boxPool(x, out, b*c, h, w, p, false)
 		return out, oh, ow
@@ -221,12 +231,13 @@ func avgPoolFwd[T float](x []T, b, c, h, w, k, s, p int) ([]T, int, int) {
 // avgPoolBwd is the adjoint of avgPoolFwd: each output gradient is spread evenly over its window.
 func avgPoolBwd[T float](gy []T, b, c, h, w, k, s, p int) []T {
 	oh, ow := poolOut(h, k, s, p), poolOut(w, k, s, p)
-	gx := make([]T, b*c*h*w)
-	if s == 1 && k == 2*p+1 {
+	box, disjoint := s == 1 && k == 2*p+1, k == 2 && s == 2 && p == 0 && h%2 == 0 && w%2 == 0
+	gx := getOut[T](b*c*h*w, !box && !disjoint) // the general case accumulates
+	if box {
 		boxPool(gy, gx, b*c, h, w, p, true)
 		return gx
 	}
-	if k == 2 && s == 2 && p == 0 && h%2 == 0 && w%2 == 0 {
+	if disjoint {
 		for pl := 0; pl < b*c; pl++ {
 			g, o := gx[pl*h*w:][:h*w], gy[pl*oh*ow:][:oh*ow]
 			for i := 0; i < oh; i++ {
@@ -433,7 +444,7 @@ func gapFwd[T float](x []T, b, c, hw int) *tensor.Dense {
 }
 
 func gapBwd[T float](gy []T, b, c, h, w int) *tensor.Dense {
-	out, gx := newDense[T](b, c, h, w)
+	out, gx := newDenseFull[T](b, c, h, w)
 	hw := h * w
 	for i, g := range gy {
 		v := g / T(hw)
@@ -594,7 +605,7 @@ func bnFwd[T float](x []T, shape tensor.Shape, st *Stats, mode BNMode) (*tensor.
 	for ch := range inv {
 		inv[ch] = 1 / math.Sqrt(vr[ch]+BNEps)
 	}
-	out, y := newDense[T](b, c, h, w)
+	out, y := newDenseFull[T](b, c, h, w)
 	for i := 0; i < b; i++ {
 		for ch := 0; ch < c; ch++ {
 			m, iv := T(mean[ch]), T(inv[ch])
@@ -612,7 +623,7 @@ func bnFwd[T float](x []T, shape tensor.Shape, st *Stats, mode BNMode) (*tensor.
 func bnBwd[T float](y, gy []T, shape tensor.Shape, inv []float64, mode BNMode) *tensor.Dense {
 	b, c, h, w := dims4(shape)
 	hw := h * w
-	out, gx := newDense[T](b, c, h, w)
+	out, gx := newDenseFull[T](b, c, h, w)
 	if mode == BNEval {
 		for i := 0; i < b; i++ {
 			for ch := 0; ch < c; ch++ {
@@ -718,7 +729,7 @@ func ScaleShift(x, gamma, beta *gorgonia.Node) (*gorgonia.Node, error) {
 func scaleShiftFwd[T float](x, gamma, beta []T, shape tensor.Shape) *tensor.Dense {
 	b, c, h, w := dims4(shape)
 	hw := h * w
-	out, y := newDense[T](b, c, h, w)
+	out, y := newDenseFull[T](b, c, h, w)
 	for i := 0; i < b; i++ {
 		for ch := 0; ch < c; ch++ {
 			gm := gamma[ch]

@@ -31,8 +31,8 @@ func outList[T float]() map[int][][]T {
 	return m.(map[int][][]T)
 }
 
-// getOut returns a zeroed slice of n elements.
-func getOut[T float](n int) []T {
+// getOut returns a slice of n elements, zeroed if zero is set, else with arbitrary contents.
+func getOut[T float](n int, zero bool) []T {
 	outMu.Lock()
 	m := outList[T]()
 	l := m[n]
@@ -43,7 +43,9 @@ func getOut[T float](n int) []T {
 	s := l[len(l)-1]
 	m[n] = l[:len(l)-1]
 	outMu.Unlock()
-	clear(s)
+	if zero {
+		clear(s)
+	}
 	return s
 }
 

@@ -131,7 +131,7 @@ func shiftFwd[T float](g convGeom, cc *convCache, xd, wd *tensor.Dense, bn *conv
 		putScratch(wr)
 		cc.putX(col)
 	}
-	out, y := newDense[T](b, o, h, w)
+	out, y := newDenseFull[T](b, o, h, w)
 	if bn != nil {
 		bnFromGrid(s, yp, o, bn, y)
 	} else {
@@ -185,7 +185,7 @@ func shiftGradX[T float](g convGeom, cc *convCache, xd, wd, gyd, zd *tensor.Dens
 	}
 	cc.doneGy(gp, shared)
 	putScratch(wt)
-	out, dx := newDense[T](b, c, h, w)
+	out, dx := newDenseFull[T](b, c, h, w)
 	var mask []T
 	if g.relu {
 		mask = slice[T](xd)
@@ -214,7 +214,7 @@ func shiftGradW[T float](g convGeom, cc *convCache, xd, wd, gyd, zd *tensor.Dens
 		}
 	}
 	gp, shared := prepGy[T](s, cc, gyd, zd, o, bn)
-	out, dw := newDense[T](o, c, g.k, g.k)
+	out, dw := newDenseFull[T](o, c, g.k, g.k)
 	if g.k == 1 {
 		gemm(false, true, o, c, s.l, gp, s.l, col, ld, 0, dw, c)
 	} else {
