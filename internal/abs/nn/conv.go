@@ -140,13 +140,15 @@ func im2col[T float](g convGeom, x []T, b, c, h, w int, col []T) {
 							}
 						case g.s == 1:
 							copy(d[j0:j1], sr[x0:])
+						case g.relu:
+							src := sr[x0:]
+							for j := range d[j0:j1] {
+								d[j0+j] = max(src[j*g.s], 0)
+							}
 						default:
-							for j := j0; j < j1; j++ {
-								t := sr[j*g.s-g.p+v]
-								if g.relu {
-									t = max(t, 0)
-								}
-								d[j] = t
+							src := sr[x0:]
+							for j := range d[j0:j1] {
+								d[j0+j] = src[j*g.s]
 							}
 						}
 					}
@@ -185,8 +187,9 @@ func col2im[T float](g convGeom, col []T, b, c, h, w int, dx []T) {
 							}
 							continue
 						}
-						for j := j0; j < j1; j++ {
-							dr[j*g.s-g.p+v] += sr[j]
+						dst := dr[j0*g.s-g.p+v:]
+						for j, t := range sr[j0:j1] {
+							dst[j*g.s] += t
 						}
 					}
 				}
