@@ -13,8 +13,9 @@ import (
 )
 
 // With the openblas build tag the convolutions multiply matrices with OpenBLAS (cgo,
-// libopenblas-dev) instead of gonum's pure-Go BLAS, on one thread so that the process uses no
-// threads beyond Go's own.
+// libopenblas-dev) instead of gonum's pure-Go BLAS, computing on the calling thread only.
+// OPENBLAS_NUM_THREADS=1 in the environment also keeps OpenBLAS from starting idle worker threads
+// when the library loads (scripts/bench-train.sh sets it).
 func init() {
 	C.openblas_set_num_threads(1)
 	blas32.Use(netlib.Implementation{})

@@ -27,6 +27,9 @@ import (
 // where col2im adds each column entry back to the pixel it was read from and r′(x) = [x > 0] when
 // relu is set (PyTorch's choice at 0), else 1. Fusing the ReLU saves a pass over x and its
 // gradient node: NB201 puts a ReLU before every convolution but the stem's and the shortcut's.
+// Convolutions that keep the image size at stride 1 skip the im2col altogether (see shiftconv.go).
+// The matrix multiplies use the BLAS registered with gonum's blas32/blas64: gonum's pure-Go
+// implementation, or OpenBLAS with the openblas build tag.
 func Conv2d(x, w *gorgonia.Node, s, p int, relu bool) (*gorgonia.Node, error) {
 	xs, ws := x.Shape(), w.Shape()
 	if xs.Dims() != 4 || ws.Dims() != 4 || ws[1] != xs[1] || ws[2] != ws[3] {

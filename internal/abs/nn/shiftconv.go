@@ -10,15 +10,17 @@ import (
 // needs no im2col. The input is copied once into a zero-padded buffer, channel by channel, all
 // images of a channel in one row of length L = B·(H+2p)·(W+2p) with a margin of M = p·(W+2p)+p
 // zeros at both ends. On that padded grid, the input pixel that kernel tap (u,v) pairs with the
-// output at grid position q is at q + (u−p)·(W+2p) + (v−p), so the taps are k² matrix multiplies
-// with the same buffer shifted by a constant offset:
+// output at grid position q is at q + (u−p)·(W+2p) + (v−p), so each tap is a matrix multiply with
+// the same buffer shifted by a constant offset:
 //
 //	Ypad = Σ_{u,v} W_uv · shift_uv(Xpad),   W_uv[o,c] = w[o,c,u,v],
 //
 // computed on every grid position; the outputs at the padding positions mix neighbouring images
-// and are dropped. The gradients follow the same pattern with the output gradient placed on the
-// grid and zero at its padding positions: ∂L/∂W_uv = Gpad·shift_uv(Xpad)ᵀ and
-// shift_uv(∂L/∂Xpad) += W_uvᵀ·Gpad.
+// and are dropped. The forward pass and the weight gradient stack the k horizontal shifts of each
+// channel (k contiguous copies, shiftCols) and leave the vertical shift u, a whole number of padded
+// rows, to the offset of k matrix multiplies with C·k inner dimension. The gradients use the output
+// gradient placed on the grid, zero at its padding positions: ∂L/∂W_uv = Gpad·shift_uv(Xpad)ᵀ and
+// shift_uv(∂L/∂Xpad) += W_uvᵀ·Gpad (k² multiplies accumulating into the padded input gradient).
 
 // same reports whether the convolution keeps the image size at stride 1.
 func (g convGeom) same() bool { return g.s == 1 && 2*g.p == g.k-1 }
