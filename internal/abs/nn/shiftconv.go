@@ -8,10 +8,13 @@ import (
 
 // A stride-1 convolution that keeps the image size (2p = k−1: NB201's 3×3 and 1×1 convolutions)
 // needs no im2col. The input is copied once into a zero-padded buffer, channel by channel, all
-// images of a channel in one row of length L = B·(H+2p)·(W+2p) with a margin of M = p·(W+2p)+p
-// zeros at both ends. On that padded grid, the input pixel that kernel tap (u,v) pairs with the
-// output at grid position q is at q + (u−p)·(W+2p) + (v−p), so each tap is a matrix multiply with
-// the same buffer shifted by a constant offset:
+// images of a channel in one row of length L = B·(H+p)·(W+p) with a margin of M = p·(W+p)+p zeros
+// at both ends: each image is a block of H+p rows of W+p values whose first p rows and first p
+// values of every row are 0, so the p zero columns at the start of a row also pad the end of the
+// row before and the p zero rows of a block also pad the bottom of the block before. On that
+// padded grid, the input pixel that kernel tap (u,v) pairs with the output at grid position q is at
+// q + (u−p)·(W+p) + (v−p), so each tap is a matrix multiply with the same buffer shifted by a
+// constant offset:
 //
 //	Ypad = Σ_{u,v} W_uv · shift_uv(Xpad),   W_uv[o,c] = w[o,c,u,v],
 //
@@ -35,7 +38,7 @@ type shiftGrid struct {
 }
 
 func newShiftGrid(b, h, w, p int) shiftGrid {
-	hp, wp := h+2*p, w+2*p
+	hp, wp := h+p, w+p
 	m := p*wp + p
 	return shiftGrid{b: b, h: h, w: w, p: p, hp: hp, wp: wp, l: b * hp * wp, m: m, ld: b*hp*wp + 2*m}
 }
