@@ -52,7 +52,26 @@ func getOut[T float](n int, zero bool) []T {
 // recycle hands back the results of the kernelOps of g. Nothing may use them afterwards: call it
 // once the graph's values have been copied out and its machine is closed.
 func recycle(g *gorgonia.ExprGraph) {
+	// seen holds the first element of every buffer handed back, and of every input's (weights,
+	// images): an op that returned an input unchanged must not hand the input's storage out.
 	seen := map[any]bool{}
+	for _, n := range g.AllNodes() {
+		if n.Op() != nil {
+			continue
+		}
+		if d, ok := n.Value().(*tensor.Dense); ok {
+			switch v := d.Data().(type) {
+			case []float32:
+				if len(v) > 0 {
+					seen[&v[0]] = true
+				}
+			case []float64:
+				if len(v) > 0 {
+					seen[&v[0]] = true
+				}
+			}
+		}
+	}
 	outMu.Lock()
 	defer outMu.Unlock()
 	for _, n := range g.AllNodes() {
