@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """PyTorch reference for BenchmarkSupernetStep (internal/abs/train/bench_test.go).
 
-The same NB201 supernet (C=8, one cell per stage, 28x28x1 Fashion-MNIST, batch 64) and the same
-step: a child drawn uniformly from the full space (disconnected ones rejected), forward through the
+The same NB201 supernet (C=8 unless --c, one cell per stage, 28x28x1 Fashion-MNIST, batch 64) and the same
+step: a child drawn uniformly from the full space (disconnected ones rejected; --arch fixes it), forward through the
 child's live edges only, cross-entropy, backward, SGD with Nesterov momentum 0.9, weight decay 5e-4
 and cosine learning rate. One CPU thread. Prints images/s.
 """
@@ -123,6 +123,8 @@ def main():
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    p.add_argument("--c", type=int, default=8, help="channels of the first stage")
+    p.add_argument("--arch", help="train this child at every step (6 op codes, e.g. 3,2,4,1,3,2) instead of sampling")
     args = p.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(1)
@@ -130,7 +132,10 @@ def main():
     n = 6400
     x = torch.from_numpy(load_images(f"{args.data}/train-images-idx3-ubyte.gz", n))
     y = torch.from_numpy(load_labels(f"{args.data}/train-labels-idx1-ubyte.gz", n))
-    net = Net(8, 1, 10)
+    fixed = [int(v) for v in args.arch.split(",")] if args.arch else None
+    if fixed is not None and (len(fixed) != 6 or live_edges(fixed) is None):
+        p.error(f"--arch {args.arch}: want 6 op codes of a connected child")
+    net = Net(args.c, 1, 10)
     total = args.warmup + args.steps
     opt = torch.optim.SGD(net.parameters(), lr=0.025, momentum=0.9, weight_decay=5e-4, nesterov=True)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, total, eta_min=0.001)
@@ -139,11 +144,13 @@ def main():
     for step in range(total):
         if step == args.warmup:
             start = time.perf_counter()
-        while True:
+        while fixed is None:
             arch = [rng.randrange(5) for _ in range(6)]
             live = live_edges(arch)
             if live is not None:
                 break
+        if fixed is not None:
+            arch, live = fixed, live_edges(fixed)
         idx = perm[(step * 64) % n:(step * 64) % n + 64]
         opt.zero_grad(set_to_none=True)
         loss = F.cross_entropy(net(x[idx], arch, live), y[idx])

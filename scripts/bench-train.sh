@@ -1,21 +1,94 @@
 #!/bin/sh
-# Supernet training throughput: our gorgonia trainer (BenchmarkSupernetStep, GOMAXPROCS left at
-# Go's default) against the PyTorch reference of the same network and step (one thread). Prints the
-# images/s of each and their ratio. Needs Fashion-MNIST (Debian dataset-fashion-mnist) and Debian
-# python3-torch. Usage: scripts/bench-train.sh [steps]
+# Supernet training throughput: our gorgonia trainer (internal/abs/train benchmarks, GOMAXPROCS left
+# at Go's default) against the PyTorch reference of the same network and step (scripts/bench-train.py,
+# one thread), run side by side. Go is built twice: pure Go (gonum BLAS, the default build) and, when
+# libopenblas-dev is installed, with the openblas build tag (cgo, OpenBLAS on one thread). For each
+# case every run measures each Go build and PyTorch, one after the other, in an order that rotates
+# from run to run; the script prints every run and the medians of img/s and of the ratios Go/PyTorch
+# (each Go figure over the PyTorch figure of the same run).
+# Cases: sampled children at C=8 (the headline), one fixed child at C=8, sampled children at C=16.
+# Needs Fashion-MNIST (Debian dataset-fashion-mnist) and Debian python3-torch.
+#
+# Usage: scripts/bench-train.sh [steps [runs [case...]]]   (defaults: 30 steps, 3 runs, all cases)
+# Cases: sampled, fixed, c16. BENCH_BUILDS="purego openblas" picks the Go builds (default: both,
+# openblas only where it links).
 set -eu
 cd "$(dirname "$0")/.."
 steps=${1:-30}
-go_out=$(go test -run '^$' -bench '^BenchmarkSupernetStep$' -benchtime "${steps}x" ./internal/abs/train/)
-go_ips=$(printf '%s\n' "$go_out" | awk '/^BenchmarkSupernetStep/ { for (i = 1; i < NF; i++) if ($(i+1) == "img/s") print $i }')
-# The benchmark name ends in -GOMAXPROCS (no suffix when it is 1).
-procs=$(printf '%s\n' "$go_out" | awk '/^BenchmarkSupernetStep/ { n = split($1, a, "-"); print (n > 1 ? a[n] : 1) }')
-py_out=$(/usr/bin/python3 scripts/bench-train.py --steps "$steps")
-py_ips=$(printf '%s\n' "$py_out" | awk '{ print $NF }')
-if [ -z "$go_ips" ] || [ -z "$py_ips" ]; then
-	printf 'bench-train: could not read a result\n%s\n%s\n' "$go_out" "$py_out" >&2
-	exit 1
-fi
-echo "go (gorgonia, default GOMAXPROCS=$procs): $go_ips img/s"
-echo "pytorch $(printf "%s" "$py_out" | awk "{ print \$2 }") (1 thread): $py_ips img/s"
-awk -v g="$go_ips" -v p="$py_ips" 'BEGIN { printf "ratio go/pytorch: %.3f\n", g / p }'
+runs=${2:-3}
+if [ $# -gt 2 ]; then shift 2; else set -- sampled fixed c16; fi
+# OpenBLAS (ours, and PyTorch's if it uses it) computes on one thread; this also keeps it from
+# starting idle worker threads that spin on the second core.
+export OPENBLAS_NUM_THREADS=1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+builds=
+for b in ${BENCH_BUILDS:-purego openblas}; do
+	case $b in
+	purego) go test -c -o "$tmp/purego.test" ./internal/abs/train/ ;;
+	openblas)
+		if ! go test -c -tags openblas -o "$tmp/openblas.test" ./internal/abs/train/ 2>"$tmp/openblas.log"; then
+			echo "bench-train: openblas build failed (is libopenblas-dev installed?), skipping it:" >&2
+			cat "$tmp/openblas.log" >&2
+			continue
+		fi
+		;;
+	*) echo "bench-train: unknown build $b (want purego or openblas)" >&2; exit 2 ;;
+	esac
+	builds="$builds $b"
+done
+[ -n "$builds" ] || { echo "bench-train: no Go build" >&2; exit 1; }
+
+gorun() { # build, benchmark name → img/s
+	out=$(cd internal/abs/train && "$tmp/$1.test" -test.run '^$' -test.bench "^$2\$" -test.benchtime "${steps}x")
+	printf '%s\n' "$out" | awk '/^Benchmark/ { for (i = 1; i < NF; i++) if ($(i+1) == "img/s") print $i }'
+}
+pyrun() { # bench-train.py arguments → img/s
+	/usr/bin/python3 scripts/bench-train.py --steps "$steps" "$@" | awk '{ print $NF }'
+}
+median() { # one number per line on stdin
+	sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2) }'
+}
+
+procs=$(cd internal/abs/train && "$tmp/$(echo $builds | cut -d' ' -f1).test" -test.run '^$' -test.bench '^BenchmarkSupernetStep$' -test.benchtime 1x |
+	awk '/^BenchmarkSupernetStep/ { n = split($1, a, "-"); print (n > 1 ? a[n] : 1) }')
+echo "go: gorgonia, GOMAXPROCS=$procs, builds:$builds; pytorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'), 1 thread; $steps steps per run, $runs runs"
+for c in "$@"; do
+	case $c in
+	sampled) bench=BenchmarkSupernetStep; set -- ;;
+	fixed) bench=BenchmarkFixedStep; set -- --arch 3,2,4,1,3,2 ;;
+	c16) bench=BenchmarkSupernetStepC16; set -- --c 16 ;;
+	*) echo "bench-train: unknown case $c (want sampled, fixed or c16)" >&2; exit 2 ;;
+	esac
+	order="$builds pytorch"
+	i=1
+	while [ "$i" -le "$runs" ]; do
+		line="$c run $i:"
+		for who in $order; do
+			if [ "$who" = pytorch ]; then v=$(pyrun "$@"); else v=$(gorun "$who" "$bench"); fi
+			[ -n "$v" ] || { echo "bench-train: $c run $i: no result from $who" >&2; exit 1; }
+			echo "$v" >"$tmp/$who.$i"
+			line="$line $who $v img/s,"
+		done
+		p=$(cat "$tmp/pytorch.$i")
+		echo "$p" >>"$tmp/pytorch.all"
+		for b in $builds; do
+			r=$(awk -v g="$(cat "$tmp/$b.$i")" -v p="$p" 'BEGIN { printf "%.3f", g / p }')
+			cat "$tmp/$b.$i" >>"$tmp/$b.all"
+			echo "$r" >>"$tmp/$b.ratio"
+			line="$line ratio $b $r,"
+		done
+		echo "${line%,}"
+		# Rotate the order: the first one measured goes last in the next run.
+		set -f
+		order="$(echo $order | cut -d' ' -f2-) $(echo $order | cut -d' ' -f1)"
+		set +f
+		i=$((i + 1))
+	done
+	line="$c median: pytorch $(median <"$tmp/pytorch.all") img/s"
+	for b in $builds; do
+		line="$line; $b $(median <"$tmp/$b.all") img/s, ratio $b/pytorch $(median <"$tmp/$b.ratio")"
+	done
+	echo "$line"
+	rm -f "$tmp"/*.all "$tmp"/*.ratio "$tmp"/*.[0-9]*
+done

@@ -17,7 +17,8 @@ import (
 
 // graphMACs counts the multiply-accumulates of one forward pass of the graph gr per image, from
 // the shapes of its nodes alone: every matrix product (gorgonia's Conv2d lowers to im2col and a
-// product, the classifier is one) costs M·K·N, every pointwise convolution C_out·C_in·H·W and every
+// product, the classifier is one) costs M·K·N, every dense convolution of ours (Conv2d, ConvBN)
+// C_in·k² per output value, every pointwise convolution C_out·C_in·H·W and every
 // depthwise convolution C·k²·H_out·W_out per image. It knows nothing of the space's FLOPs formulas.
 func graphMACs(t *testing.T, gr *Graph, batch int) int64 {
 	t.Helper()
@@ -45,6 +46,14 @@ func graphMACs(t *testing.T, gr *Graph, batch int) int64 {
 				ker = kids[1].Shape()
 			}
 			total += int64(n.Shape().TotalSize()) * int64(ker[1])
+		case strings.HasPrefix(s, "Conv2d") && !strings.HasPrefix(s, "Conv2dGrad"),
+			strings.HasPrefix(s, "ConvBN") && !strings.HasPrefix(s, "ConvBNGrad"):
+			// Our dense convolutions (alone or fused with batch norm): C_in·k² per output value.
+			ker := kids[1].Shape()
+			if kids[1].Op() != nil {
+				ker = kids[0].Shape()
+			}
+			total += int64(n.Shape().TotalSize()) * int64(ker[1]*ker[2]*ker[3])
 		case strings.HasPrefix(s, "Depthwise("):
 			ker := kids[0].Shape() // the kernel is a parameter, an input node
 			if kids[0].Op() != nil {

@@ -325,9 +325,29 @@ func (b *builder) conv(x *gorgonia.Node, name string, stride, pad int) *gorgonia
 	if b.err != nil {
 		return nil
 	}
-	w := b.param(name)
-	k := w.Shape()[2]
-	return b.must(gorgonia.Conv2d(x, w, tensor.Shape{k, k}, []int{pad, pad}, []int{stride, stride}, nil))
+	return b.must(Conv2d(x, b.param(name), stride, pad, false))
+}
+
+// reluConvBN is a size-keeping convolution (padding pad, stride 1) of relu(x) followed by a batch
+// norm without affine parameters, fused into one op.
+func (b *builder) reluConvBN(x *gorgonia.Node, conv, bn string, pad int) *gorgonia.Node {
+	if b.err != nil {
+		return nil
+	}
+	st := b.stats[bn]
+	if st == nil {
+		b.err = fmt.Errorf("no running statistics for %s", bn)
+		return nil
+	}
+	return b.must(ConvBN(x, b.param(conv), pad, true, st, b.mode, bn))
+}
+
+// reluConv is conv of relu(x), fused into one op.
+func (b *builder) reluConv(x *gorgonia.Node, name string, stride, pad int) *gorgonia.Node {
+	if b.err != nil {
+		return nil
+	}
+	return b.must(Conv2d(x, b.param(name), stride, pad, true))
 }
 
 func (b *builder) relu(x *gorgonia.Node) *gorgonia.Node {
@@ -346,18 +366,17 @@ func (b *builder) bn(x *gorgonia.Node, name string, affine bool) *gorgonia.Node 
 		b.err = fmt.Errorf("no running statistics for %s", name)
 		return nil
 	}
-	y := b.must(BatchNorm(x, st, b.mode, name))
-	if !affine || b.err != nil {
-		return y
+	if affine {
+		return b.must(BatchNormAffine(x, b.param(name+".weight"), b.param(name+".bias"), st, b.mode, name))
 	}
-	return b.must(ScaleShift(y, b.param(name+".weight"), b.param(name+".bias")))
+	return b.must(BatchNorm(x, st, b.mode, name))
 }
 
 // reduce is NB201's ResNetBasicblock with stride 2: ReLU-conv3×3/2-BN, ReLU-conv3×3-BN, plus a
 // shortcut of 2×2 average pooling and a 1×1 convolution.
 func (b *builder) reduce(x *gorgonia.Node, p string) *gorgonia.Node {
-	a := b.bn(b.conv(b.relu(x), p+".conv_a", 2, 1), p+".bn_a", true)
-	a = b.bn(b.conv(b.relu(a), p+".conv_b", 1, 1), p+".bn_b", true)
+	a := b.bn(b.reluConv(x, p+".conv_a", 2, 1), p+".bn_a", true)
+	a = b.bn(b.reluConv(a, p+".conv_b", 1, 1), p+".bn_b", true)
 	if b.err != nil {
 		return nil
 	}
@@ -383,9 +402,9 @@ func (b *builder) cell(x *gorgonia.Node, c int, arch []int, live [Edges]bool) *g
 		case OpSkip:
 			y = src
 		case OpConv1x1:
-			y = b.bn(b.conv(b.relu(src), p+".conv", 1, 0), p+".bn", false)
+			y = b.reluConvBN(src, p+".conv", p+".bn", 0)
 		case OpConv3x3:
-			y = b.bn(b.conv(b.relu(src), p+".conv", 1, 1), p+".bn", false)
+			y = b.reluConvBN(src, p+".conv", p+".bn", 1)
 		case OpAvgPool:
 			y = b.must(AvgPool(src, 3, 1, 1))
 		}

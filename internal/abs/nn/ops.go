@@ -154,7 +154,17 @@ func newDense[T float](shape ...int) (*tensor.Dense, []T) {
 	for _, s := range shape {
 		n *= s
 	}
-	buf := make([]T, n)
+	buf := getOut[T](n, true)
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(buf)), buf
+}
+
+// newDenseFull is newDense for a kernel that writes every element: the contents are arbitrary.
+func newDenseFull[T float](shape ...int) (*tensor.Dense, []T) {
+	n := 1
+	for _, s := range shape {
+		n *= s
+	}
+	buf := getOut[T](n, false)
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(buf)), buf
 }
 
@@ -180,7 +190,24 @@ func poolOut(n, k, s, p int) int { return (n+2*p-k)/s + 1 }
 // count_include_pad=False, as in NB201's POOLING op).
 func avgPoolFwd[T float](x []T, b, c, h, w, k, s, p int) ([]T, int, int) {
 	oh, ow := poolOut(h, k, s, p), poolOut(w, k, s, p)
-	out := make([]T, b*c*oh*ow)
+	out := getOut[T](b*c*oh*ow, false) // every branch below writes every output
+	if s == 1 && k == 2*p+1 {
+		boxPool(x, out, b*c, h, w, p, false)
+		return out, oh, ow
+	}
+	if k == 2 && s == 2 && p == 0 && h%2 == 0 && w%2 == 0 {
+		// Disjoint 2×2 windows, all inside the image.
+		for pl := 0; pl < b*c; pl++ {
+			in, o := x[pl*h*w:][:h*w], out[pl*oh*ow:][:oh*ow]
+			for i := 0; i < oh; i++ {
+				r0, r1, or := in[2*i*w:][:w], in[(2*i+1)*w:][:w], o[i*ow:][:ow]
+				for j := range or {
+					or[j] = (r0[2*j] + r0[2*j+1] + r1[2*j] + r1[2*j+1]) / 4
+				}
+			}
+		}
+		return out, oh, ow
+	}
 	for bc := 0; bc < b*c; bc++ {
 		img := x[bc*h*w : (bc+1)*h*w]
 		o := out[bc*oh*ow : (bc+1)*oh*ow]
@@ -204,7 +231,25 @@ func avgPoolFwd[T float](x []T, b, c, h, w, k, s, p int) ([]T, int, int) {
 // avgPoolBwd is the adjoint of avgPoolFwd: each output gradient is spread evenly over its window.
 func avgPoolBwd[T float](gy []T, b, c, h, w, k, s, p int) []T {
 	oh, ow := poolOut(h, k, s, p), poolOut(w, k, s, p)
-	gx := make([]T, b*c*h*w)
+	box, disjoint := s == 1 && k == 2*p+1, k == 2 && s == 2 && p == 0 && h%2 == 0 && w%2 == 0
+	gx := getOut[T](b*c*h*w, !box && !disjoint) // the general case accumulates
+	if box {
+		boxPool(gy, gx, b*c, h, w, p, true)
+		return gx
+	}
+	if disjoint {
+		for pl := 0; pl < b*c; pl++ {
+			g, o := gx[pl*h*w:][:h*w], gy[pl*oh*ow:][:oh*ow]
+			for i := 0; i < oh; i++ {
+				r0, r1, or := g[2*i*w:][:w], g[(2*i+1)*w:][:w], o[i*ow:][:ow]
+				for j, v := range or {
+					v /= 4
+					r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1] = v, v, v, v
+				}
+			}
+		}
+		return gx
+	}
 	for bc := 0; bc < b*c; bc++ {
 		g := gx[bc*h*w : (bc+1)*h*w]
 		o := gy[bc*oh*ow : (bc+1)*oh*ow]
@@ -222,6 +267,80 @@ func avgPoolBwd[T float](gy []T, b, c, h, w, k, s, p int) []T {
 		}
 	}
 	return gx
+}
+
+// boxPool is average pooling with a (2p+1)×(2p+1) window at stride 1 and padding p, which keeps
+// the image size, computed separably: a clipped sum along rows, then along columns, then the
+// division by the window's pixel count inside the image. The clipped box sum is its own adjoint,
+// so with adjoint set it computes the gradient instead, dividing first.
+func boxPool[T float](src, dst []T, planes, h, w, p int, adjoint bool) {
+	tmp := getScratch[T](h * w)
+	defer putScratch(tmp)
+	// inv[y·w+x] = 1/(pixels of the window at (y,x) inside the image).
+	inv := getScratch[T](h * w)
+	defer putScratch(inv)
+	for y := 0; y < h; y++ {
+		cy := min(y+p, h-1) - max(y-p, 0) + 1
+		for x := 0; x < w; x++ {
+			inv[y*w+x] = 1 / T(cy*(min(x+p, w-1)-max(x-p, 0)+1))
+		}
+	}
+	for pl := 0; pl < planes; pl++ {
+		in, out := src[pl*h*w:][:h*w], dst[pl*h*w:][:h*w]
+		if adjoint {
+			for i, v := range in {
+				out[i] = v * inv[i]
+			}
+			in = out
+		}
+		for y := 0; y < h; y++ {
+			r, t := in[y*w:][:w], tmp[y*w:][:w]
+			if p == 1 && w >= 2 {
+				t[0] = r[0] + r[1]
+				for x := 1; x < w-1; x++ {
+					t[x] = r[x-1] + r[x] + r[x+1]
+				}
+				t[w-1] = r[w-2] + r[w-1]
+				continue
+			}
+			for x := 0; x < w; x++ {
+				var sum T
+				for j := max(x-p, 0); j <= min(x+p, w-1); j++ {
+					sum += r[j]
+				}
+				t[x] = sum
+			}
+		}
+		for y := 0; y < h; y++ {
+			o := out[y*w:][:w]
+			y0, y1 := max(y-p, 0), min(y+p, h-1)
+			if p == 1 && y1-y0 == 2 {
+				a, b, c := tmp[y0*w:][:w], tmp[(y0+1)*w:][:w], tmp[y1*w:][:w]
+				if adjoint {
+					for x := range o {
+						o[x] = a[x] + b[x] + c[x]
+					}
+				} else {
+					iv := inv[y*w:][:w]
+					for x := range o {
+						o[x] = (a[x] + b[x] + c[x]) * iv[x]
+					}
+				}
+				continue
+			}
+			copy(o, tmp[y0*w:][:w])
+			for i := y0 + 1; i <= y1; i++ {
+				for x, v := range tmp[i*w:][:w] {
+					o[x] += v
+				}
+			}
+			if !adjoint {
+				for x, v := range inv[y*w:][:w] {
+					o[x] *= v
+				}
+			}
+		}
+	}
 }
 
 // AvgPool applies k×k average pooling with stride s and padding p to the NCHW node x, dividing each
@@ -325,7 +444,7 @@ func gapFwd[T float](x []T, b, c, hw int) *tensor.Dense {
 }
 
 func gapBwd[T float](gy []T, b, c, h, w int) *tensor.Dense {
-	out, gx := newDense[T](b, c, h, w)
+	out, gx := newDenseFull[T](b, c, h, w)
 	hw := h * w
 	for i, g := range gy {
 		v := g / T(hw)
@@ -398,11 +517,15 @@ func BatchNorm(x *gorgonia.Node, st *Stats, mode BNMode, name string) (*gorgonia
 		name: fmt.Sprintf("BatchNorm(%s,mode=%d)", name, mode), in: []int{4}, out: 4, wrt: []bool{true},
 		shape: func(in []tensor.Shape) tensor.Shape { return in[0].Clone() },
 	}
+	// inv holds 1/√(σ²_c+ε) of the last forward run, for the gradient of the same run.
+	var inv []float64
 	op.fwd = func(in []*tensor.Dense) (gorgonia.Value, error) {
-		return apply(in[0], func() (gorgonia.Value, error) {
-			return bnFwd(slice[float32](in[0]), in[0].Shape(), st, mode), nil
-		}, func() (gorgonia.Value, error) {
-			return bnFwd(slice[float64](in[0]), in[0].Shape(), st, mode), nil
+		return apply(in[0], func() (v gorgonia.Value, err error) {
+			v, inv = bnFwd(slice[float32](in[0]), in[0].Shape(), st, mode)
+			return v, nil
+		}, func() (v gorgonia.Value, err error) {
+			v, inv = bnFwd(slice[float64](in[0]), in[0].Shape(), st, mode)
+			return v, nil
 		})
 	}
 	op.grad = func(in gorgonia.Nodes, out, g *gorgonia.Node) (gorgonia.Nodes, error) {
@@ -412,9 +535,9 @@ func BatchNorm(x *gorgonia.Node, st *Stats, mode BNMode, name string) (*gorgonia
 		}
 		back.fwd = func(in []*tensor.Dense) (gorgonia.Value, error) {
 			return apply(in[0], func() (gorgonia.Value, error) {
-				return bnBwd(slice[float32](in[0]), slice[float32](in[1]), slice[float32](in[2]), in[0].Shape(), st, mode), nil
+				return bnBwd(slice[float32](in[1]), slice[float32](in[2]), in[0].Shape(), inv, mode), nil
 			}, func() (gorgonia.Value, error) {
-				return bnBwd(slice[float64](in[0]), slice[float64](in[1]), slice[float64](in[2]), in[0].Shape(), st, mode), nil
+				return bnBwd(slice[float64](in[1]), slice[float64](in[2]), in[0].Shape(), inv, mode), nil
 			})
 		}
 		gx, err := gorgonia.ApplyOp(back, in[0], out, g)
@@ -423,31 +546,52 @@ func BatchNorm(x *gorgonia.Node, st *Stats, mode BNMode, name string) (*gorgonia
 	return gorgonia.ApplyOp(op, x)
 }
 
-// batchStats returns the per-channel mean and biased variance of x, accumulated in float64.
+// batchStats returns the per-channel mean and biased variance of x, accumulated in float64 in one
+// pass over values shifted by the channel's first value (which keeps the variance
+// Σ(x−K)²/n − (Σ(x−K)/n)² free of cancellation when the mean is large).
 func batchStats[T float](x []T, b, c, hw int) (mean, vr []float64) {
 	mean, vr = make([]float64, c), make([]float64, c)
 	n := float64(b * hw)
 	for ch := 0; ch < c; ch++ {
-		var s float64
+		k := float64(x[ch*hw])
+		var s, q float64
 		for i := 0; i < b; i++ {
 			for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-				s += float64(v)
-			}
-		}
-		m := s / n
-		var q float64
-		for i := 0; i < b; i++ {
-			for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-				d := float64(v) - m
+				d := float64(v) - k
+				s += d
 				q += d * d
 			}
 		}
-		mean[ch], vr[ch] = m, q/n
+		m := s / n
+		mean[ch], vr[ch] = k+m, max(q/n-m*m, 0)
 	}
 	return mean, vr
 }
 
-func bnFwd[T float](x []T, shape tensor.Shape, st *Stats, mode BNMode) *tensor.Dense {
+// updateStats folds the batch mean and biased variance over n values into the running statistics
+// (BNTrain or BNRecompute mode).
+func updateStats[T float](st *Stats, mode BNMode, mean, vr []float64, n float64) {
+	unbiased := n / math.Max(n-1, 1)
+	// Running statistics are rounded to the element type, so that a float32 net's statistics
+	// survive a round trip through a float32 checkpoint bit for bit.
+	switch mode {
+	case BNTrain:
+		for ch := range mean {
+			st.Mean[ch] = float64(T((1-BNMomentum)*st.Mean[ch] + BNMomentum*mean[ch]))
+			st.Var[ch] = float64(T((1-BNMomentum)*st.Var[ch] + BNMomentum*vr[ch]*unbiased))
+		}
+	case BNRecompute:
+		k := float64(st.Batches)
+		for ch := range mean {
+			st.Mean[ch] = float64(T((k*st.Mean[ch] + mean[ch]) / (k + 1)))
+			st.Var[ch] = float64(T((k*st.Var[ch] + vr[ch]*unbiased) / (k + 1)))
+		}
+		st.Batches++
+	}
+}
+
+// bnFwd returns the normalised x and the per-channel 1/√(σ²+ε) it used.
+func bnFwd[T float](x []T, shape tensor.Shape, st *Stats, mode BNMode) (*tensor.Dense, []float64) {
 	b, c, h, w := dims4(shape)
 	hw := h * w
 	var mean, vr []float64
@@ -455,70 +599,61 @@ func bnFwd[T float](x []T, shape tensor.Shape, st *Stats, mode BNMode) *tensor.D
 		mean, vr = st.Mean, st.Var
 	} else {
 		mean, vr = batchStats(x, b, c, hw)
-		n := float64(b * hw)
-		unbiased := n / math.Max(n-1, 1)
-		// Running statistics are rounded to the element type, so that a float32 net's statistics
-		// survive a round trip through a float32 checkpoint bit for bit.
-		switch mode {
-		case BNTrain:
-			for ch := range mean {
-				st.Mean[ch] = float64(T((1-BNMomentum)*st.Mean[ch] + BNMomentum*mean[ch]))
-				st.Var[ch] = float64(T((1-BNMomentum)*st.Var[ch] + BNMomentum*vr[ch]*unbiased))
-			}
-		case BNRecompute:
-			k := float64(st.Batches)
-			for ch := range mean {
-				st.Mean[ch] = float64(T((k*st.Mean[ch] + mean[ch]) / (k + 1)))
-				st.Var[ch] = float64(T((k*st.Var[ch] + vr[ch]*unbiased) / (k + 1)))
-			}
-			st.Batches++
-		}
+		updateStats[T](st, mode, mean, vr, float64(b*hw))
 	}
-	out, y := newDense[T](b, c, h, w)
+	inv := make([]float64, c)
+	for ch := range inv {
+		inv[ch] = 1 / math.Sqrt(vr[ch]+BNEps)
+	}
+	out, y := newDenseFull[T](b, c, h, w)
 	for i := 0; i < b; i++ {
 		for ch := 0; ch < c; ch++ {
-			m, inv := mean[ch], 1/math.Sqrt(vr[ch]+BNEps)
+			m, iv := T(mean[ch]), T(inv[ch])
 			o := (i*c + ch) * hw
-			for j := o; j < o+hw; j++ {
-				y[j] = T((float64(x[j]) - m) * inv)
+			xs, ys := x[o:o+hw], y[o:o+hw]
+			for j, v := range xs {
+				ys[j] = (v - m) * iv
 			}
 		}
 	}
-	return out
+	return out, inv
 }
 
-func bnBwd[T float](x, y, gy []T, shape tensor.Shape, st *Stats, mode BNMode) *tensor.Dense {
+// bnBwd returns ∂L/∂x from the output y, its gradient gy and the forward pass's 1/√(σ²+ε).
+func bnBwd[T float](y, gy []T, shape tensor.Shape, inv []float64, mode BNMode) *tensor.Dense {
 	b, c, h, w := dims4(shape)
 	hw := h * w
-	out, gx := newDense[T](b, c, h, w)
+	out, gx := newDenseFull[T](b, c, h, w)
 	if mode == BNEval {
 		for i := 0; i < b; i++ {
 			for ch := 0; ch < c; ch++ {
-				inv := 1 / math.Sqrt(st.Var[ch]+BNEps)
+				iv := T(inv[ch])
 				o := (i*c + ch) * hw
-				for j := o; j < o+hw; j++ {
-					gx[j] = T(float64(gy[j]) * inv)
+				gs, gxs := gy[o:o+hw], gx[o:o+hw]
+				for j, g := range gs {
+					gxs[j] = g * iv
 				}
 			}
 		}
 		return out
 	}
-	_, vr := batchStats(x, b, c, hw)
 	n := float64(b * hw)
 	for ch := 0; ch < c; ch++ {
 		var sg, sgy float64
 		for i := 0; i < b; i++ {
 			o := (i*c + ch) * hw
-			for j := o; j < o+hw; j++ {
-				sg += float64(gy[j])
-				sgy += float64(gy[j]) * float64(y[j])
+			ys := y[o : o+hw]
+			for j, g := range gy[o : o+hw] {
+				sg += float64(g)
+				sgy += float64(g) * float64(ys[j])
 			}
 		}
-		mg, mgy, inv := sg/n, sgy/n, 1/math.Sqrt(vr[ch]+BNEps)
+		mg, mgy, iv := T(sg/n), T(sgy/n), T(inv[ch])
 		for i := 0; i < b; i++ {
 			o := (i*c + ch) * hw
-			for j := o; j < o+hw; j++ {
-				gx[j] = T(inv * (float64(gy[j]) - mg - float64(y[j])*mgy))
+			ys, gxs := y[o:o+hw], gx[o:o+hw]
+			for j, g := range gy[o : o+hw] {
+				gxs[j] = iv * (g - mg - ys[j]*mgy)
 			}
 		}
 	}
@@ -565,13 +700,13 @@ func ScaleShift(x, gamma, beta *gorgonia.Node) (*gorgonia.Node, error) {
 				return channelDot(slice[float64](in[0]), slice[float64](in[1]), in[0].Shape()), nil
 			})
 		}
-		ones := &kernelOp{name: "OnesLike", in: []int{4}, out: 4,
-			shape: func(in []tensor.Shape) tensor.Shape { return in[0].Clone() }}
-		ones.fwd = func(in []*tensor.Dense) (gorgonia.Value, error) {
+		sum := &kernelOp{name: "ChannelSum", in: []int{4}, out: 1,
+			shape: func(in []tensor.Shape) tensor.Shape { return tensor.Shape{in[0][1]} }}
+		sum.fwd = func(in []*tensor.Dense) (gorgonia.Value, error) {
 			return apply(in[0], func() (gorgonia.Value, error) {
-				return onesLike[float32](in[0].Shape()), nil
+				return channelDot(slice[float32](in[0]), nil, in[0].Shape()), nil
 			}, func() (gorgonia.Value, error) {
-				return onesLike[float64](in[0].Shape()), nil
+				return channelDot(slice[float64](in[0]), nil, in[0].Shape()), nil
 			})
 		}
 		gx, err := gorgonia.ApplyOp(gxOp, g, in[1])
@@ -582,11 +717,7 @@ func ScaleShift(x, gamma, beta *gorgonia.Node) (*gorgonia.Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		one, err := gorgonia.ApplyOp(ones, g)
-		if err != nil {
-			return nil, err
-		}
-		gb, err := gorgonia.ApplyOp(sumOp, g, one)
+		gb, err := gorgonia.ApplyOp(sum, g)
 		if err != nil {
 			return nil, err
 		}
@@ -598,7 +729,7 @@ func ScaleShift(x, gamma, beta *gorgonia.Node) (*gorgonia.Node, error) {
 func scaleShiftFwd[T float](x, gamma, beta []T, shape tensor.Shape) *tensor.Dense {
 	b, c, h, w := dims4(shape)
 	hw := h * w
-	out, y := newDense[T](b, c, h, w)
+	out, y := newDenseFull[T](b, c, h, w)
 	for i := 0; i < b; i++ {
 		for ch := 0; ch < c; ch++ {
 			gm := gamma[ch]
@@ -615,6 +746,7 @@ func scaleShiftFwd[T float](x, gamma, beta []T, shape tensor.Shape) *tensor.Dens
 	return out
 }
 
+// channelDot returns the per-channel sums Σ_{n,h,w} a·b, or Σ a when b is nil.
 func channelDot[T float](a, b []T, shape tensor.Shape) *tensor.Dense {
 	n, c, h, w := dims4(shape)
 	hw := h * w
@@ -623,19 +755,18 @@ func channelDot[T float](a, b []T, shape tensor.Shape) *tensor.Dense {
 		for ch := 0; ch < c; ch++ {
 			o := (i*c + ch) * hw
 			var acc T
-			for j := o; j < o+hw; j++ {
-				acc += a[j] * b[j]
+			if b == nil {
+				for _, v := range a[o : o+hw] {
+					acc += v
+				}
+			} else {
+				bs := b[o : o+hw]
+				for j, v := range a[o : o+hw] {
+					acc += v * bs[j]
+				}
 			}
 			s[ch] += acc
 		}
-	}
-	return out
-}
-
-func onesLike[T float](shape tensor.Shape) *tensor.Dense {
-	out, v := newDense[T](shape...)
-	for i := range v {
-		v[i] = 1
 	}
 	return out
 }

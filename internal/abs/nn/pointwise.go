@@ -3,45 +3,15 @@ package nn
 import (
 	"fmt"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/gonum"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
-
-// gemm computes c = a·b (+ c if acc), a being m×k and b k×n row-major matrices, optionally
-// transposed as stored (ta: a is stored k×m; tb: b is stored n×k).
-func gemm[T float](ta, tb bool, m, n, k int, a, b, c []T, acc bool) {
-	tA, tB := blas.NoTrans, blas.NoTrans
-	lda, ldb := k, n
-	if ta {
-		tA, lda = blas.Trans, m
-	}
-	if tb {
-		tB, ldb = blas.Trans, k
-	}
-	var impl gonum.Implementation
-	switch a := any(a).(type) {
-	case []float32:
-		beta := float32(0)
-		if acc {
-			beta = 1
-		}
-		impl.Sgemm(tA, tB, m, n, k, 1, a, lda, any(b).([]float32), ldb, beta, any(c).([]float32), n)
-	case []float64:
-		beta := 0.0
-		if acc {
-			beta = 1
-		}
-		impl.Dgemm(tA, tB, m, n, k, 1, a, lda, any(b).([]float64), ldb, beta, any(c).([]float64), n)
-	}
-}
 
 // pwFwd computes out[b] = W·X[b] for every image b: W is cout×cin, X[b] cin×hw.
 func pwFwd[T float](x, w []T, b, cin, cout, hw int) []T {
 	out := make([]T, b*cout*hw)
 	for i := 0; i < b; i++ {
-		gemm(false, false, cout, hw, cin, w, x[i*cin*hw:(i+1)*cin*hw], out[i*cout*hw:(i+1)*cout*hw], false)
+		gemm(false, false, cout, hw, cin, w, cin, x[i*cin*hw:(i+1)*cin*hw], hw, 0, out[i*cout*hw:(i+1)*cout*hw], hw)
 	}
 	return out
 }
@@ -50,7 +20,7 @@ func pwFwd[T float](x, w []T, b, cin, cout, hw int) []T {
 func pwBwdX[T float](w, gy []T, b, cin, cout, hw int) []T {
 	gx := make([]T, b*cin*hw)
 	for i := 0; i < b; i++ {
-		gemm(true, false, cin, hw, cout, w, gy[i*cout*hw:(i+1)*cout*hw], gx[i*cin*hw:(i+1)*cin*hw], false)
+		gemm(true, false, cin, hw, cout, w, cin, gy[i*cout*hw:(i+1)*cout*hw], hw, 0, gx[i*cin*hw:(i+1)*cin*hw], hw)
 	}
 	return gx
 }
@@ -59,7 +29,11 @@ func pwBwdX[T float](w, gy []T, b, cin, cout, hw int) []T {
 func pwBwdW[T float](x, gy []T, b, cin, cout, hw int) []T {
 	gw := make([]T, cout*cin)
 	for i := 0; i < b; i++ {
-		gemm(false, true, cout, cin, hw, gy[i*cout*hw:(i+1)*cout*hw], x[i*cin*hw:(i+1)*cin*hw], gw, i > 0)
+		beta := T(0)
+		if i > 0 {
+			beta = 1
+		}
+		gemm(false, true, cout, cin, hw, gy[i*cout*hw:(i+1)*cout*hw], hw, x[i*cin*hw:(i+1)*cin*hw], hw, beta, gw, cin)
 	}
 	return gw
 }

@@ -39,19 +39,23 @@ func gradients(gr *Graph, arch []int) (float64, map[string]*tensor.Dense, error)
 	}
 	m := gorgonia.NewTapeMachine(gr.G)
 	graphMu.Unlock()
-	defer m.Close()
 	if err := m.RunAll(); err != nil {
+		m.Close()
 		return 0, nil, fmt.Errorf("run %v: %w", arch, err)
 	}
 	grads := make(map[string]*tensor.Dense, len(names))
 	for i, name := range names {
 		d, err := dense(gnodes[i].Value())
 		if err != nil {
+			m.Close()
 			return 0, nil, fmt.Errorf("gradient of %s: %w", name, err)
 		}
 		grads[name] = d.Clone().(*tensor.Dense)
 	}
-	return scalar(gr.Loss.Value()), grads, nil
+	loss := scalar(gr.Loss.Value())
+	m.Close()
+	recycle(gr.G)
+	return loss, grads, nil
 }
 
 // Logits runs child arch on the batch x with batch norms in mode (BNEval for inference,

@@ -1,0 +1,305 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// convGeoms are the convolutions of NB201 (1×1, 3×3, 3×3 at stride 2) and some that exercise the
+// border handling: no padding, an even image at stride 2 and padding 2.
+var convGeoms = []struct{ k, s, p int }{{1, 1, 0}, {3, 1, 1}, {3, 2, 1}, {3, 1, 0}, {3, 2, 2}, {1, 2, 0}}
+
+// naiveConv is the definition of Conv2d written as nested loops over the output.
+func naiveConv(x, w []float64, b, c, h, wd, o, k, s, p int, relu bool) []float64 {
+	oh, ow := poolOut(h, k, s, p), poolOut(wd, k, s, p)
+	y := make([]float64, b*o*oh*ow)
+	for n := 0; n < b; n++ {
+		for oc := 0; oc < o; oc++ {
+			for i := 0; i < oh; i++ {
+				for j := 0; j < ow; j++ {
+					var sum float64
+					for ch := 0; ch < c; ch++ {
+						for u := 0; u < k; u++ {
+							for v := 0; v < k; v++ {
+								yy, xx := i*s-p+u, j*s-p+v
+								if yy < 0 || yy >= h || xx < 0 || xx >= wd {
+									continue
+								}
+								t := x[((n*c+ch)*h+yy)*wd+xx]
+								if relu {
+									t = math.Max(t, 0)
+								}
+								sum += w[((oc*c+ch)*k+u)*k+v] * t
+							}
+						}
+					}
+					y[((n*o+oc)*oh+i)*ow+j] = sum
+				}
+			}
+		}
+	}
+	return y
+}
+
+func TestConvValues(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 1))
+	for _, c := range convGeoms {
+		for _, relu := range []bool{false, true} {
+			x, w := randDense(rng, 2, 3, 5, 6), randDense(rng, 4, 3, c.k, c.k)
+			got := convFwd[float64](convGeom{k: c.k, s: c.s, p: c.p, relu: relu}, nil, x, w)
+			want := naiveConv(x.Data().([]float64), w.Data().([]float64), 2, 3, 5, 6, 4, c.k, c.s, c.p, relu)
+			if s := got.Shape(); s[0] != 2 || s[1] != 4 || s[2] != poolOut(5, c.k, c.s, c.p) || s[3] != poolOut(6, c.k, c.s, c.p) {
+				t.Fatalf("k=%d s=%d p=%d: shape %v", c.k, c.s, c.p, s)
+			}
+			for i, v := range got.Data().([]float64) {
+				if math.Abs(v-want[i]) > 1e-12 {
+					t.Fatalf("k=%d s=%d p=%d relu=%t: y[%d] = %g, want %g", c.k, c.s, c.p, relu, i, v, want[i])
+				}
+			}
+		}
+	}
+}
+
+func TestConvValuesFloat32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 2))
+	x, w := randDense(rng, 2, 3, 5, 6), randDense(rng, 4, 3, 3, 3)
+	want := naiveConv(x.Data().([]float64), w.Data().([]float64), 2, 3, 5, 6, 4, 3, 1, 1, true)
+	got := convFwd[float32](convGeom{k: 3, s: 1, p: 1, relu: true}, nil, toF32(x), toF32(w))
+	for i, v := range got.Data().([]float32) {
+		// float32 sums of 27 products of unit normals: error well under 1e-5.
+		if math.Abs(float64(v)-want[i]) > 1e-5 {
+			t.Fatalf("y[%d] = %g, want %g", i, v, want[i])
+		}
+	}
+}
+
+func TestGradConv2d(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 7))
+	for _, c := range convGeoms {
+		for _, relu := range []bool{false, true} {
+			checkGrad(t, func(_ *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+				return Conv2d(in[0], in[1], c.s, c.p, relu)
+			}, randDense(rng, 2, 2, 5, 4), randDense(rng, 3, 2, c.k, c.k))
+		}
+	}
+}
+
+func toF32(d *tensor.Dense) *tensor.Dense {
+	v := d.Data().([]float64)
+	f := make([]float32, len(v))
+	for i, x := range v {
+		f[i] = float32(x)
+	}
+	return tensor.New(tensor.WithShape(d.Shape()...), tensor.WithBacking(f))
+}
+
+// TestBoxPool checks the separable stride-1 average pooling, the disjoint 2×2 pooling and their
+// gradients against the definition written as loops over each clipped window, on random
+// non-square planes.
+func TestBoxPool(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	const b, c, h, w = 2, 3, 5, 7
+	for _, p := range []int{1, 2} {
+		testPool(t, b, c, h, w, 2*p+1, 1, p, rng)
+	}
+	// The disjoint 2×2 windows of the reduction block's shortcut.
+	testPool(t, 2, 3, 4, 6, 2, 2, 0, rng)
+}
+
+func testPool(t *testing.T, b, c, h, w, k, s, p int, rng *rand.Rand) {
+	t.Helper()
+	{
+		x := randDense(rng, b, c, h, w).Data().([]float64)
+		gy := randDense(rng, b, c, h, w).Data().([]float64)
+		oh, ow := poolOut(h, k, s, p), poolOut(w, k, s, p)
+		gy = gy[:b*c*oh*ow]
+		want, wantG := make([]float64, b*c*oh*ow), make([]float64, len(x))
+		for pl := 0; pl < b*c; pl++ {
+			for i := 0; i < oh; i++ {
+				for j := 0; j < ow; j++ {
+					y0, y1, x0, x1 := max(i*s-p, 0), min(i*s-p+k-1, h-1), max(j*s-p, 0), min(j*s-p+k-1, w-1)
+					n := float64((y1 - y0 + 1) * (x1 - x0 + 1))
+					for yy := y0; yy <= y1; yy++ {
+						for xx := x0; xx <= x1; xx++ {
+							want[pl*oh*ow+i*ow+j] += x[pl*h*w+yy*w+xx] / n
+							wantG[pl*h*w+yy*w+xx] += gy[pl*oh*ow+i*ow+j] / n
+						}
+					}
+				}
+			}
+		}
+		got, _, _ := avgPoolFwd(x, b, c, h, w, k, s, p)
+		gotG := avgPoolBwd(gy, b, c, h, w, k, s, p)
+		for i := range want {
+			if math.Abs(got[i]-want[i]) > 1e-12 {
+				t.Fatalf("k=%d s=%d p=%d element %d: pool %g, want %g", k, s, p, i, got[i], want[i])
+			}
+		}
+		for i := range wantG {
+			if math.Abs(gotG[i]-wantG[i]) > 1e-12 {
+				t.Fatalf("k=%d s=%d p=%d element %d: gradient %g, want %g", k, s, p, i, gotG[i], wantG[i])
+			}
+		}
+	}
+}
+
+// TestConvRerun runs one graph with gradients twice, with a different input the second time, and
+// checks both runs against the op's functions without the buffers passed between forward and
+// gradient ops: nothing of the first run leaks into the second.
+func TestConvRerun(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, c := range convGeoms {
+		g := gorgonia.NewGraph()
+		xv, wv := randDense(rng, 2, 2, 5, 4), randDense(rng, 3, 2, c.k, c.k)
+		x := gorgonia.NewTensor(g, tensor.Float64, 4, gorgonia.WithShape(xv.Shape()...), gorgonia.WithValue(xv), gorgonia.WithName("x"))
+		w := gorgonia.NewTensor(g, tensor.Float64, 4, gorgonia.WithShape(wv.Shape()...), gorgonia.WithValue(wv), gorgonia.WithName("w"))
+		y, err := Conv2d(x, w, c.s, c.p, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := randDense(rng, y.Shape()...)
+		rn := gorgonia.NewTensor(g, tensor.Float64, 4, gorgonia.WithShape(r.Shape()...), gorgonia.WithValue(r), gorgonia.WithName("r"))
+		loss := gorgonia.Must(gorgonia.Sum(gorgonia.Must(gorgonia.HadamardProd(y, rn))))
+		grads, err := gorgonia.Grad(loss, x, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := gorgonia.NewTapeMachine(g)
+		geom := convGeom{k: c.k, s: c.s, p: c.p, relu: true}
+		for run := 0; run < 2; run++ {
+			if run == 1 {
+				xv = randDense(rng, 2, 2, 5, 4)
+				if err := gorgonia.Let(x, xv); err != nil {
+					t.Fatal(err)
+				}
+				m.Reset()
+			}
+			if err := m.RunAll(); err != nil {
+				t.Fatal(err)
+			}
+			checks := []struct {
+				name      string
+				got, want *tensor.Dense
+			}{
+				{"y", y.Value().(*tensor.Dense), convFwd[float64](geom, nil, xv, wv)},
+				{"dx", grads[0].Value().(*tensor.Dense), convGradX[float64](geom, nil, xv, wv, r)},
+				{"dw", grads[1].Value().(*tensor.Dense), convGradW[float64](geom, nil, xv, wv, r)},
+			}
+			for _, ch := range checks {
+				for i, v := range ch.got.Data().([]float64) {
+					if want := ch.want.Data().([]float64)[i]; math.Abs(v-want) > 1e-12 {
+						t.Fatalf("k=%d s=%d p=%d run %d: %s[%d] = %g, want %g", c.k, c.s, c.p, run, ch.name, i, v, want)
+					}
+				}
+			}
+		}
+		m.Close()
+	}
+}
+
+// TestReluMask checks the branch-free float32 mask on the values where it could go wrong: ±0,
+// tiny and huge magnitudes, infinities.
+func TestReluMask(t *testing.T) {
+	x := []float32{1, -1, 0, float32(math.Copysign(0, -1)), 1e-45, -1e-45, 3e38, -3e38, float32(math.Inf(1)), float32(math.Inf(-1))}
+	g := []float32{2, 2, 2, 2, 2, 2, 2, 2, 2, 2}
+	want := []float32{2, 0, 0, 0, 2, 0, 2, 0, 2, 0}
+	reluMask(g, x)
+	for i := range g {
+		if g[i] != want[i] {
+			t.Errorf("x = %g: gradient %g, want %g", x[i], g[i], want[i])
+		}
+	}
+}
+
+func TestGradBatchNormAffine(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 8))
+	for _, mode := range []BNMode{BNTrain, BNEval, BNRecompute} {
+		st := NewStats(3)
+		st.Mean = []float64{0.1, -0.2, 0.3}
+		st.Var = []float64{0.5, 1.5, 2}
+		checkGrad(t, func(_ *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+			return BatchNormAffine(in[0], in[1], in[2], st.Clone(), mode, "bn")
+		}, randDense(rng, 2, 3, 2, 3), randDense(rng, 3), randDense(rng, 3))
+	}
+}
+
+// TestBatchNormAffineValues checks the fused op against BatchNorm followed by ScaleShift: the same
+// outputs and the same running statistics.
+func TestBatchNormAffineValues(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 9))
+	x, gm, bt := randDense(rng, 4, 3, 3, 2), randDense(rng, 3), randDense(rng, 3)
+	for _, mode := range []BNMode{BNTrain, BNEval, BNRecompute} {
+		st1, st2 := NewStats(3), NewStats(3)
+		fused, _ := projLoss(t, func(_ *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+			return BatchNormAffine(in[0], in[1], in[2], st1, mode, "bn")
+		}, []*tensor.Dense{x, gm, bt}, false)
+		plain, _ := projLoss(t, func(_ *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+			y, err := BatchNorm(in[0], st2, mode, "bn")
+			if err != nil {
+				return nil, err
+			}
+			return ScaleShift(y, in[1], in[2])
+		}, []*tensor.Dense{x, gm, bt}, false)
+		if math.Abs(fused-plain) > 1e-12 {
+			t.Errorf("mode %d: fused Σ y·R = %.15g, unfused %.15g", mode, fused, plain)
+		}
+		for c := range st1.Mean {
+			if math.Abs(st1.Mean[c]-st2.Mean[c]) > 1e-15 || math.Abs(st1.Var[c]-st2.Var[c]) > 1e-15 || st1.Batches != st2.Batches {
+				t.Errorf("mode %d channel %d: running stats %v %v, want %v %v", mode, c, st1.Mean[c], st1.Var[c], st2.Mean[c], st2.Var[c])
+			}
+		}
+	}
+}
+
+func TestGradConvBN(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 10))
+	for _, p := range []int{0, 1} {
+		for _, mode := range []BNMode{BNTrain, BNEval, BNRecompute} {
+			st := NewStats(3)
+			st.Mean = []float64{0.1, -0.2, 0.3}
+			st.Var = []float64{0.5, 1.5, 2}
+			checkGrad(t, func(_ *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+				return ConvBN(in[0], in[1], p, true, st.Clone(), mode, "cbn")
+			}, randDense(rng, 2, 2, 4, 3), randDense(rng, 3, 2, 2*p+1, 2*p+1))
+		}
+	}
+}
+
+// TestConvBNValues checks the fused op against Conv2d followed by BatchNorm: the same outputs,
+// gradients and running statistics, bit for bit.
+func TestConvBNValues(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 11))
+	x, w := randDense(rng, 3, 2, 5, 4), randDense(rng, 3, 2, 3, 3)
+	for _, mode := range []BNMode{BNTrain, BNEval, BNRecompute} {
+		st1, st2 := NewStats(3), NewStats(3)
+		l1, g1 := projLoss(t, func(_ *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+			return ConvBN(in[0], in[1], 1, true, st1, mode, "cbn")
+		}, []*tensor.Dense{x, w}, true)
+		l2, g2 := projLoss(t, func(_ *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error) {
+			y, err := Conv2d(in[0], in[1], 1, 1, true)
+			if err != nil {
+				return nil, err
+			}
+			return BatchNorm(y, st2, mode, "cbn")
+		}, []*tensor.Dense{x, w}, true)
+		if l1 != l2 {
+			t.Errorf("mode %d: fused Σ z·R = %.17g, unfused %.17g", mode, l1, l2)
+		}
+		for k := range g1 {
+			for i, v := range g1[k].Data().([]float64) {
+				if want := g2[k].Data().([]float64)[i]; v != want {
+					t.Fatalf("mode %d: gradient %d[%d] = %.17g, unfused %.17g", mode, k, i, v, want)
+				}
+			}
+		}
+		for c := range st1.Mean {
+			if st1.Mean[c] != st2.Mean[c] || st1.Var[c] != st2.Var[c] || st1.Batches != st2.Batches {
+				t.Errorf("mode %d channel %d: running stats %v %v, unfused %v %v", mode, c, st1.Mean[c], st1.Var[c], st2.Mean[c], st2.Var[c])
+			}
+		}
+	}
+}

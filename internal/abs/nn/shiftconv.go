@@ -1,0 +1,280 @@
+package nn
+
+import (
+	"math"
+
+	"gorgonia.org/tensor"
+)
+
+// A stride-1 convolution that keeps the image size (2p = k−1: NB201's 3×3 and 1×1 convolutions)
+// needs no im2col. The input is copied once into a zero-padded buffer, channel by channel, all
+// images of a channel in one row of length L = B·(H+p)·(W+p) with a margin of M = p·(W+p)+p zeros
+// at both ends: each image is a block of H+p rows of W+p values whose first p rows and first p
+// values of every row are 0, so the p zero columns at the start of a row also pad the end of the
+// row before and the p zero rows of a block also pad the bottom of the block before. On that
+// padded grid, the input pixel that kernel tap (u,v) pairs with the output at grid position q is at
+// q + (u−p)·(W+p) + (v−p), so each tap is a matrix multiply with the same buffer shifted by a
+// constant offset:
+//
+//	Ypad = Σ_{u,v} W_uv · shift_uv(Xpad),   W_uv[o,c] = w[o,c,u,v],
+//
+// computed on every grid position; the outputs at the padding positions mix neighbouring images
+// and are dropped. The forward pass and the weight gradient stack the k horizontal shifts of each
+// channel (k contiguous copies, shiftCols) and leave the vertical shift u, a whole number of padded
+// rows, to the offset of k matrix multiplies with C·k inner dimension. The gradients use the output
+// gradient placed on the grid, zero at its padding positions: ∂L/∂W_uv = Gpad·shift_uv(Xpad)ᵀ and
+// shift_uv(∂L/∂Xpad) += W_uvᵀ·Gpad (k² multiplies accumulating into the padded input gradient).
+
+// same reports whether the convolution keeps the image size at stride 1.
+func (g convGeom) same() bool { return g.s == 1 && 2*g.p == g.k-1 }
+
+// shiftGrid is the padded layout of a B×C×H×W tensor for a convolution with padding p.
+type shiftGrid struct {
+	b, h, w, p int
+	hp, wp     int // padded image size
+	l          int // grid positions of all images
+	m          int // margin before and after each channel row
+	ld         int // row length, l + 2m
+}
+
+func newShiftGrid(b, h, w, p int) shiftGrid {
+	hp, wp := h+p, w+p
+	m := p*wp + p
+	return shiftGrid{b: b, h: h, w: w, p: p, hp: hp, wp: wp, l: b * hp * wp, m: m, ld: b*hp*wp + 2*m}
+}
+
+// off returns the offset of tap (u,v) into a channel row of the padded buffer.
+func (s shiftGrid) off(u, v int) int { return s.m + (u-s.p)*s.wp + (v - s.p) }
+
+// pad writes r(x) for the c channels of x (B×C×H×W) into buf (c rows of length ld, the grid
+// starting at offset start within a row) and zeroes everything else.
+func pad[T float](s shiftGrid, x []T, c, ld, start int, relu bool, buf []T) {
+	hw := s.h * s.w
+	for ch := 0; ch < c; ch++ {
+		row := buf[ch*ld : (ch+1)*ld]
+		clear(row[:start])
+		clear(row[start+s.l:])
+		for img := 0; img < s.b; img++ {
+			src := x[(img*c+ch)*hw:][:hw]
+			grid := row[start+img*s.hp*s.wp:][:s.hp*s.wp]
+			clear(grid[:s.p*s.wp])
+			clear(grid[(s.p+s.h)*s.wp:])
+			for y := 0; y < s.h; y++ {
+				r := grid[(y+s.p)*s.wp:][:s.wp]
+				clear(r[:s.p])
+				clear(r[s.p+s.w:])
+				d := r[s.p : s.p+s.w]
+				if relu {
+					for j, t := range src[y*s.w : (y+1)*s.w] {
+						d[j] = max(t, 0)
+					}
+				} else {
+					copy(d, src[y*s.w:(y+1)*s.w])
+				}
+			}
+		}
+	}
+}
+
+// unpad copies the image positions of buf (c rows of length ld, grid starting at offset start)
+// into x (B×C×H×W). With a non-nil mask (B×C×H×W) it then applies reluMask(x, mask), row by row
+// while the row is in cache.
+func unpad[T float](s shiftGrid, buf []T, c, ld, start int, x, mask []T) {
+	hw := s.h * s.w
+	for img := 0; img < s.b; img++ {
+		for ch := 0; ch < c; ch++ {
+			o := (img*c + ch) * hw
+			dst := x[o:][:hw]
+			src := buf[ch*ld+start+img*s.hp*s.wp:]
+			for y := 0; y < s.h; y++ {
+				d := dst[y*s.w : (y+1)*s.w]
+				copy(d, src[(y+s.p)*s.wp+s.p:])
+				if mask != nil {
+					reluMask(d, mask[o+y*s.w:])
+				}
+			}
+		}
+	}
+}
+
+// tapWeights returns w (O×C×k×k) as k² matrices O×C, tap by tap: out[(u·k+v)·O·C + o·C + c].
+func tapWeights[T float](w []T, o, c, k int) []T {
+	out := getScratch[T](len(w))
+	kk := k * k
+	for oc := 0; oc < o; oc++ {
+		for ch := 0; ch < c; ch++ {
+			for t := 0; t < kk; t++ {
+				out[t*o*c+oc*c+ch] = w[(oc*c+ch)*kk+t]
+			}
+		}
+	}
+	return out
+}
+
+func shiftFwd[T float](g convGeom, cc *convCache, xd, wd *tensor.Dense, bn *convBN) *tensor.Dense {
+	b, c, h, w := dims4(xd.Shape())
+	o := wd.Shape()[0]
+	s := newShiftGrid(b, h, w, g.p)
+	xp := getScratch[T](c * s.ld)
+	pad(s, slice[T](xd), c, s.ld, s.m, g.relu, xp)
+	yp := getScratch[T](o * s.l)
+	if g.k == 1 {
+		gemm(false, false, o, s.l, c, slice[T](wd), c, xp, s.ld, 0, yp, s.l)
+		cc.putX(xp)
+	} else {
+		col, ld := shiftCols(g, s, xp, c)
+		putScratch(xp)
+		wr := rowWeights(slice[T](wd), o, c, g.k)
+		kc := c * g.k
+		for u := 0; u < g.k; u++ {
+			beta := T(1)
+			if u == 0 {
+				beta = 0
+			}
+			gemm(false, false, o, s.l, kc, wr[u*o*kc:], kc, col[u*s.wp:], ld, beta, yp, s.l)
+		}
+		putScratch(wr)
+		cc.putX(col)
+	}
+	out, y := newDenseFull[T](b, o, h, w)
+	if bn != nil {
+		bnFromGrid(s, yp, o, bn, y)
+	} else {
+		unpad(s, yp, o, s.l, 0, y, nil)
+	}
+	putScratch(yp)
+	return out
+}
+
+// shiftCols returns the (C·k)×(L+2p·(W+2p)) matrix whose row c·k+v is channel c of the padded
+// buffer xp shifted for the horizontal tap v, with p padded rows before and after the grid, and its
+// row length. The vertical tap u is then the offset u·(W+2p) into it: an im2col on the padded grid
+// made of C·k contiguous copies, with the k vertical taps left to k matrix multiplies.
+func shiftCols[T float](g convGeom, s shiftGrid, xp []T, c int) ([]T, int) {
+	ld := s.l + 2*g.p*s.wp
+	col := getScratch[T](c * g.k * ld)
+	for ch := 0; ch < c; ch++ {
+		for v := 0; v < g.k; v++ {
+			copy(col[(ch*g.k+v)*ld:][:ld], xp[ch*s.ld+v:])
+		}
+	}
+	return col, ld
+}
+
+// rowWeights returns w (O×C×k×k) as k matrices O×(C·k), one per kernel row u:
+// out[u·O·C·k + o·C·k + c·k + v] = w[o,c,u,v].
+func rowWeights[T float](w []T, o, c, k int) []T {
+	out := getScratch[T](len(w))
+	for oc := 0; oc < o; oc++ {
+		for ch := 0; ch < c; ch++ {
+			for u := 0; u < k; u++ {
+				copy(out[u*o*c*k+oc*c*k+ch*k:][:k], w[((oc*c+ch)*k+u)*k:][:k])
+			}
+		}
+	}
+	return out
+}
+
+func shiftGradX[T float](g convGeom, cc *convCache, xd, wd, gyd, zd *tensor.Dense, bn *convBN) *tensor.Dense {
+	b, c, h, w := dims4(xd.Shape())
+	o := wd.Shape()[0]
+	s := newShiftGrid(b, h, w, g.p)
+	gp, shared := prepGy[T](s, cc, gyd, zd, o, bn)
+	wt := tapWeights(slice[T](wd), o, c, g.k)
+	dxp := getScratch[T](c * s.ld)
+	clear(dxp)
+	for u := 0; u < g.k; u++ {
+		for v := 0; v < g.k; v++ {
+			gemm(true, false, c, s.l, o, wt[(u*g.k+v)*o*c:], c, gp, s.l, 1, dxp[s.off(u, v):], s.ld)
+		}
+	}
+	cc.doneGy(gp, shared)
+	putScratch(wt)
+	out, dx := newDenseFull[T](b, c, h, w)
+	var mask []T
+	if g.relu {
+		mask = slice[T](xd)
+	}
+	unpad(s, dxp, c, s.ld, s.m, dx, mask)
+	putScratch(dxp)
+	return out
+}
+
+func shiftGradW[T float](g convGeom, cc *convCache, xd, wd, gyd, zd *tensor.Dense, bn *convBN) *tensor.Dense {
+	b, c, h, w := dims4(xd.Shape())
+	o := wd.Shape()[0]
+	s := newShiftGrid(b, h, w, g.p)
+	col := takeX[T](cc)
+	ld := s.ld
+	if g.k > 1 {
+		ld = s.l + 2*g.p*s.wp
+	}
+	if col == nil {
+		xp := getScratch[T](c * s.ld)
+		pad(s, slice[T](xd), c, s.ld, s.m, g.relu, xp)
+		col = xp
+		if g.k > 1 {
+			col, _ = shiftCols(g, s, xp, c)
+			putScratch(xp)
+		}
+	}
+	gp, shared := prepGy[T](s, cc, gyd, zd, o, bn)
+	out, dw := newDenseFull[T](o, c, g.k, g.k)
+	if g.k == 1 {
+		gemm(false, true, o, c, s.l, gp, s.l, col, ld, 0, dw, c)
+	} else {
+		kc := c * g.k
+		dwr := getScratch[T](g.k * o * kc)
+		for u := 0; u < g.k; u++ {
+			gemm(false, true, o, kc, s.l, gp, s.l, col[u*s.wp:], ld, 0, dwr[u*o*kc:], kc)
+		}
+		for oc := 0; oc < o; oc++ {
+			for ch := 0; ch < c; ch++ {
+				for u := 0; u < g.k; u++ {
+					copy(dw[((oc*c+ch)*g.k+u)*g.k:][:g.k], dwr[u*o*kc+oc*kc+ch*g.k:])
+				}
+			}
+		}
+		putScratch(dwr)
+	}
+	putScratch(col)
+	cc.doneGy(gp, shared)
+	return out
+}
+
+// reluMask sets g[i] to 0 where x[i] ≤ 0: the gradient through r(x) = max(x, 0). For float32 it
+// is branch-free (the sign of x is unpredictable): the bits of x, read as an int32 s, are positive
+// exactly when x > 0, and ((−s) & ^s) >> 31 is then all ones, else 0.
+func reluMask[T float](g, x []T) {
+	if g32, ok := any(g).([]float32); ok {
+		x32 := any(x).([]float32)[:len(g32)]
+		for i, t := range x32 {
+			s := int32(math.Float32bits(t))
+			g32[i] = math.Float32frombits(math.Float32bits(g32[i]) & uint32((-s&^s)>>31))
+		}
+		return
+	}
+	x = x[:len(g)]
+	for i, t := range x {
+		if t <= 0 {
+			g[i] = 0
+		}
+	}
+}
+
+// prepGy returns the output gradient on the grid (o rows of length L, zero at the padding
+// positions), prepared by this run's other gradient op if it ran first. With bn it is the
+// gradient with respect to the convolution's output, through the batch norm, from the gradient
+// gyd with respect to the normalised output zd.
+func prepGy[T float](s shiftGrid, cc *convCache, gyd, zd *tensor.Dense, o int, bn *convBN) ([]T, bool) {
+	if gp, shared := takeGy[T](cc); shared {
+		return gp, true
+	}
+	gp := getScratch[T](o * s.l)
+	if bn == nil {
+		pad(s, slice[T](gyd), o, s.l, 0, false, gp)
+	} else {
+		bnGradGrid(s, slice[T](zd), slice[T](gyd), o, bn, gp)
+	}
+	return gp, false
+}
