@@ -294,17 +294,7 @@ func (n *DARTSNet) Graph(child []int, x *tensor.Dense, labels []int, mode BNMode
 		outs[l] = b.must(gorgonia.Concat(1, nodes[2], nodes[3], nodes[4], nodes[5]))
 	}
 	logits := b.classifier(outs[cfg.Cells-1])
-	if b.err != nil {
-		return nil, fmt.Errorf("build graph of %v: %w", child, b.err)
-	}
-	gr := &Graph{G: b.g, Logits: logits, Params: b.params}
-	if labels != nil {
-		var err error
-		if gr.Loss, err = CrossEntropy(logits, labels); err != nil {
-			return nil, err
-		}
-	}
-	return gr, nil
+	return b.graph(logits, labels, child)
 }
 
 // Backward runs child on (x, labels) in BNTrain mode and returns the loss and the gradient of

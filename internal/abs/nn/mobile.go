@@ -174,17 +174,7 @@ func (n *MobileNet) Graph(child []int, x *tensor.Dense, labels []int, mode BNMod
 	}
 	h = b.relu6(b.bn(b.pointwise(h, "last.conv"), "last.bn", true))
 	logits := b.classifier(h)
-	if b.err != nil {
-		return nil, fmt.Errorf("build graph of %v: %w", child, b.err)
-	}
-	gr := &Graph{G: b.g, Logits: logits, Params: b.params}
-	if labels != nil {
-		var err error
-		if gr.Loss, err = CrossEntropy(logits, labels); err != nil {
-			return nil, err
-		}
-	}
-	return gr, nil
+	return b.graph(logits, labels, child)
 }
 
 // Backward runs child on (x, labels) in BNTrain mode and returns the loss and the gradient of

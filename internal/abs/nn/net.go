@@ -272,11 +272,18 @@ func (n *Net) Graph(arch []int, x *tensor.Dense, labels []int, mode BNMode, stat
 	w := b.param("classifier.weight")
 	h = b.must(gorgonia.Mul(h, b.must(gorgonia.Transpose(w))))
 	logits := b.must(gorgonia.BroadcastAdd(h, b.param("classifier.bias"), nil, []byte{0}))
+	return b.graph(logits, labels, arch)
+}
+
+// graph finishes a child's graph at its logits, adding the loss when there are labels, or returns
+// the first error the builder met.
+func (b *builder) graph(logits *gorgonia.Node, labels []int, child []int) (*Graph, error) {
 	if b.err != nil {
-		return nil, fmt.Errorf("build graph of %v: %w", arch, b.err)
+		return nil, fmt.Errorf("build graph of %v: %w", child, b.err)
 	}
 	gr := &Graph{G: b.g, Logits: logits, Params: b.params}
 	if labels != nil {
+		var err error
 		if gr.Loss, err = CrossEntropy(logits, labels); err != nil {
 			return nil, err
 		}
