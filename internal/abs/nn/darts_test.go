@@ -152,35 +152,7 @@ func TestGradDARTS(t *testing.T) {
 		if want := dartsUsed(net, child); !equalStrings(sortedKeys(grads), want) {
 			t.Errorf("child %v: gradients for %v, want %v", child, sortedKeys(grads), want)
 		}
-		loss := func() float64 {
-			gr, err := net.Graph(child, x, labels, BNTrain, CloneStats(net.Stats))
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := gorgonia.NewTapeMachine(gr.G)
-			defer m.Close()
-			if err := m.RunAll(); err != nil {
-				t.Fatal(err)
-			}
-			return scalar(gr.Loss.Value())
-		}
-		const h = 1e-6
-		for name, g := range grads {
-			w := net.Params[name].Data().([]float64)
-			gv := g.Data().([]float64)
-			for _, i := range []int{0, len(w) - 1} {
-				old := w[i]
-				w[i] = old + h
-				lp := loss()
-				w[i] = old - h
-				lm := loss()
-				w[i] = old
-				fd := (lp - lm) / (2 * h)
-				if math.Abs(fd-gv[i]) > 1e-5*math.Max(1, math.Abs(fd)) {
-					t.Errorf("child %v %s[%d]: analytic %.10g, finite difference %.10g", child, name, i, gv[i], fd)
-				}
-			}
-		}
+		checkGradients(t, net, child, x, labels, grads, sortedKeys(grads), func(n int) []int { return []int{0, n - 1} })
 	}
 }
 
