@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -46,29 +45,6 @@ func newStore(t *testing.T, srv *miniotest.Server, prefix string, retry s3.Retry
 		t.Fatal(err)
 	}
 	return st
-}
-
-func payload(seed uint64, n int) []byte {
-	b := make([]byte, n)
-	r := rand.New(rand.NewPCG(seed, 2))
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
-}
-
-func read(t *testing.T, st store.Store, key string) []byte {
-	t.Helper()
-	rc, err := st.Get(t.Context(), key)
-	if err != nil {
-		t.Fatalf("Get(%q): %v", key, err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatalf("read %q: %v", key, err)
-	}
-	return b
 }
 
 // incompleteUploads lists the multipart uploads under prefix that were neither completed nor
@@ -115,7 +91,7 @@ func TestPrefixIsolation(t *testing.T) {
 	if err != nil || len(infos) != 1 || infos[0].Key != "k" || infos[0].Size != 1 {
 		t.Errorf("List of p/a = %+v, %v; want only k (1 byte)", infos, err)
 	}
-	if got := read(t, root, "p/ab/k"); string(got) != "ab" {
+	if got := storetest.Get(t, root, "p/ab/k"); string(got) != "ab" {
 		t.Errorf("root store read p/ab/k = %q, want ab", got)
 	}
 	if got, want := a.URL("k"), "s3://"+srv.Bucket+"/p/a/k"; got != want {
@@ -201,7 +177,7 @@ func TestRetryInjected(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Put: %v", err)
 			}
-			if got := read(t, st, "k"); string(got) != "retried" {
+			if got := storetest.Get(t, st, "k"); string(got) != "retried" {
 				t.Errorf("read back %q, want %q", got, "retried")
 			}
 		})
@@ -214,7 +190,7 @@ func TestRetryInjected(t *testing.T) {
 			name string
 			fn   func() error
 		}{
-			{"Put", func() error { return st.Put(t.Context(), "k", bytes.NewReader(payload(1, 6<<20))) }},
+			{"Put", func() error { return st.Put(t.Context(), "k", bytes.NewReader(storetest.Payload(1, 6<<20))) }},
 			{"Stat", func() error { _, err := st.Stat(t.Context(), "k"); return err }},
 			{"Get", func() error {
 				rc, err := st.Get(t.Context(), "k")
@@ -315,7 +291,7 @@ func (b *gatedBody) Read(p []byte) (int, error) {
 // object keeps its old version.
 func TestKillDuringUpload(t *testing.T) {
 	srv := miniotest.Start(t)
-	old := payload(1, 3000)
+	old := storetest.Payload(1, 3000)
 	for _, tc := range []struct {
 		name string
 		size int // object size
@@ -342,9 +318,9 @@ func TestKillDuringUpload(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				var r io.Reader = &gatedReader{data: payload(2, tc.size), g: g}
+				var r io.Reader = &gatedReader{data: storetest.Payload(2, tc.size), g: g}
 				if tc.gated {
-					r = bytes.NewReader(payload(2, tc.size))
+					r = bytes.NewReader(storetest.Payload(2, tc.size))
 				}
 				errc := make(chan error, 1)
 				go func() { errc <- st.Put(context.Background(), "obj", r) }()
@@ -367,7 +343,7 @@ func TestKillDuringUpload(t *testing.T) {
 				srv.Restart(t)
 				chk := newStore(t, srv, "kill/"+name, fastRetry, nil)
 				if overwrite {
-					if got := read(t, chk, "obj"); !bytes.Equal(got, old) {
+					if got := storetest.Get(t, chk, "obj"); !bytes.Equal(got, old) {
 						t.Errorf("after killed overwrite read %d bytes, want the old %d bytes", len(got), len(old))
 					}
 				} else if _, err := chk.Stat(t.Context(), "obj"); !errors.Is(err, fs.ErrNotExist) {
@@ -392,8 +368,8 @@ func TestRestartKeepsData(t *testing.T) {
 	want := map[string][]byte{
 		"empty":           {},
 		"small.txt":       []byte("hello"),
-		"runs/r1/a.bin":   payload(3, 100<<10),
-		"runs/r1/big.bin": payload(4, 11<<20+5), // three parts
+		"runs/r1/a.bin":   storetest.Payload(3, 100<<10),
+		"runs/r1/big.bin": storetest.Payload(4, 11<<20+5), // three parts
 	}
 	for k, v := range want {
 		if err := st.Put(t.Context(), k, bytes.NewReader(v)); err != nil {
@@ -418,7 +394,7 @@ func TestRestartKeepsData(t *testing.T) {
 		}
 	}
 	for k, v := range want {
-		if got := read(t, st, k); !bytes.Equal(got, v) {
+		if got := storetest.Get(t, st, k); !bytes.Equal(got, v) {
 			t.Errorf("%s after restart: %d bytes, not byte-identical to the %d written", k, len(got), len(v))
 		}
 	}
@@ -432,7 +408,7 @@ func TestPutRidesOutRestart(t *testing.T) {
 	// returns as soon as the server is back.
 	st := newStore(t, srv, "ride", s3.RetryPolicy{Attempts: 40, Base: 100 * time.Millisecond, Max: 500 * time.Millisecond}, nil)
 	srv.Kill(t)
-	want := payload(5, 1000)
+	want := storetest.Payload(5, 1000)
 	errc := make(chan error, 1)
 	go func() { errc <- st.Put(context.Background(), "k", bytes.NewReader(want)) }()
 	time.Sleep(300 * time.Millisecond) // let some tries fail against the dead server
@@ -440,7 +416,7 @@ func TestPutRidesOutRestart(t *testing.T) {
 	if err := <-errc; err != nil {
 		t.Fatalf("Put across a restart: %v", err)
 	}
-	if got := read(t, st, "k"); !bytes.Equal(got, want) {
+	if got := storetest.Get(t, st, "k"); !bytes.Equal(got, want) {
 		t.Errorf("read back %d bytes, want %d", len(got), len(want))
 	}
 }
@@ -450,7 +426,7 @@ func TestAbortOnFailure(t *testing.T) {
 	srv := miniotest.Start(t)
 	st := newStore(t, srv, "abort", fastRetry, nil)
 	boom := errors.New("boom")
-	r := io.MultiReader(bytes.NewReader(payload(6, 12<<20)), iotestErr{boom})
+	r := io.MultiReader(bytes.NewReader(storetest.Payload(6, 12<<20)), iotestErr{boom})
 	if err := st.Put(t.Context(), "k", r); !errors.Is(err, boom) {
 		t.Fatalf("Put = %v, want %v", err, boom)
 	}
@@ -458,7 +434,7 @@ func TestAbortOnFailure(t *testing.T) {
 		t.Errorf("incomplete uploads after failed Put: %q, want none", got)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
-	cr := &cancelAfter{r: bytes.NewReader(payload(7, 12<<20)), n: 7 << 20, cancel: cancel}
+	cr := &cancelAfter{r: bytes.NewReader(storetest.Payload(7, 12<<20)), n: 7 << 20, cancel: cancel}
 	if err := st.Put(ctx, "k", cr); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Put = %v, want context.Canceled", err)
 	}

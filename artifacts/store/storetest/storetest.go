@@ -46,7 +46,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 }
 
 // payload returns n deterministic pseudo-random bytes from seed.
-func payload(seed uint64, n int) []byte {
+// Payload returns n pseudo-random bytes, the same for the same seed.
+func Payload(seed uint64, n int) []byte {
 	b := make([]byte, n)
 	r := rand.New(rand.NewPCG(seed, 1))
 	for i := range b {
@@ -62,7 +63,8 @@ func put(t *testing.T, st store.Store, key string, data []byte) {
 	}
 }
 
-func get(t *testing.T, st store.Store, key string) []byte {
+// Get reads the whole object at key, failing the test on any error.
+func Get(t *testing.T, st store.Store, key string) []byte {
 	t.Helper()
 	rc, err := st.Get(t.Context(), key)
 	if err != nil {
@@ -101,9 +103,9 @@ func testRoundTrip(t *testing.T, st store.Store) {
 	// 6 MiB + 123 crosses a 5 MiB boundary (the S3 minimum multipart part size) with an odd tail.
 	for i, n := range []int{0, 1, 1000, 6<<20 + 123} {
 		key := fmt.Sprintf("rt/obj-%d.bin", n)
-		want := payload(uint64(i), n)
+		want := Payload(uint64(i), n)
 		put(t, st, key, want)
-		checkBytes(t, key, get(t, st, key), want)
+		checkBytes(t, key, Get(t, st, key), want)
 		info, err := st.Stat(t.Context(), key)
 		if err != nil {
 			t.Fatalf("Stat(%q): %v", key, err)
@@ -132,7 +134,7 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 }
 
 func testStreaming(t *testing.T, st store.Store) {
-	want := payload(7, 5<<20+4321)
+	want := Payload(7, 5<<20+4321)
 	if err := st.Put(t.Context(), "stream/x", &chunkReader{data: want, chunk: 999}); err != nil {
 		t.Fatalf("Put: %v", err)
 	}
@@ -158,10 +160,10 @@ func testStreaming(t *testing.T, st store.Store) {
 }
 
 func testOverwrite(t *testing.T, st store.Store) {
-	put(t, st, "ow/k", payload(1, 5000))
-	want := payload(2, 300)
+	put(t, st, "ow/k", Payload(1, 5000))
+	want := Payload(2, 300)
 	put(t, st, "ow/k", want)
-	checkBytes(t, "ow/k after overwrite", get(t, st, "ow/k"), want)
+	checkBytes(t, "ow/k after overwrite", Get(t, st, "ow/k"), want)
 	info, err := st.Stat(t.Context(), "ow/k")
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +197,7 @@ func testList(t *testing.T, st store.Store) {
 		"runs/r1/x", "runs/r1/y/z", "runs/r10/x", "runs/r2", "runs.txt", "other/a", "runs/r1/y/z2",
 	}
 	for i, k := range keys {
-		put(t, st, k, payload(uint64(i), i+1))
+		put(t, st, k, Payload(uint64(i), i+1))
 	}
 	size := map[string]int64{}
 	for i, k := range keys {
@@ -241,8 +243,8 @@ func testDelete(t *testing.T, st store.Store) {
 		t.Fatalf("Delete: %v", err)
 	}
 	checkNotExist(t, st, "del/a")
-	checkBytes(t, "del/ab", get(t, st, "del/ab"), []byte("ab"))
-	checkBytes(t, "del/a2/c", get(t, st, "del/a2/c"), []byte("c"))
+	checkBytes(t, "del/ab", Get(t, st, "del/ab"), []byte("ab"))
+	checkBytes(t, "del/a2/c", Get(t, st, "del/a2/c"), []byte("c"))
 	if err := st.Delete(t.Context(), "del/a"); err != nil {
 		t.Errorf("Delete of a deleted object: %v, want nil", err)
 	}
@@ -325,19 +327,19 @@ func testReaderError(t *testing.T, st store.Store) {
 	// A small object (one request) and a large one (several parts on S3).
 	for _, n := range []int{10, 6 << 20} {
 		key := fmt.Sprintf("rerr/new-%d", n)
-		err := st.Put(t.Context(), key, &failingReader{data: payload(3, n)})
+		err := st.Put(t.Context(), key, &failingReader{data: Payload(3, n)})
 		if !errors.Is(err, errBoom) {
 			t.Errorf("Put with a failing reader = %v, want it to wrap %v", err, errBoom)
 		}
 		checkNotExist(t, st, key)
 
 		key = fmt.Sprintf("rerr/old-%d", n)
-		old := payload(4, 1234)
+		old := Payload(4, 1234)
 		put(t, st, key, old)
-		if err := st.Put(t.Context(), key, &failingReader{data: payload(5, n)}); !errors.Is(err, errBoom) {
+		if err := st.Put(t.Context(), key, &failingReader{data: Payload(5, n)}); !errors.Is(err, errBoom) {
 			t.Errorf("overwriting Put with a failing reader = %v, want it to wrap %v", err, errBoom)
 		}
-		checkBytes(t, key+" after failed overwrite", get(t, st, key), old)
+		checkBytes(t, key+" after failed overwrite", Get(t, st, key), old)
 	}
 	infos, err := st.List(t.Context(), "rerr/")
 	if err != nil {
@@ -353,7 +355,7 @@ func testConcurrentPut(t *testing.T, st store.Store) {
 	const size = 300 << 10
 	versions := make([][]byte, writers+1)
 	for i := range versions {
-		versions[i] = payload(uint64(100+i), size+i) // distinct sizes and bytes
+		versions[i] = Payload(uint64(100+i), size+i) // distinct sizes and bytes
 	}
 	put(t, st, "conc/k", versions[writers])
 	isVersion := func(b []byte) bool {
@@ -417,7 +419,7 @@ func testConcurrentPut(t *testing.T, st store.Store) {
 		t.Error(err)
 	default:
 	}
-	got := get(t, st, "conc/k")
+	got := Get(t, st, "conc/k")
 	if !isVersion(got) || bytes.Equal(got, versions[writers]) {
 		t.Errorf("after concurrent puts got %d bytes, want exactly one writer's complete version", len(got))
 	}
@@ -475,12 +477,12 @@ func testCancel(t *testing.T, st store.Store) {
 	// Cancel mid-stream, both within the first 5 MiB and after it.
 	for _, after := range []int{100 << 10, 6 << 20} {
 		ctx, cancel := context.WithCancel(t.Context())
-		r := &cancelReader{data: payload(9, 8<<20), after: after, cancel: cancel}
+		r := &cancelReader{data: Payload(9, 8<<20), after: after, cancel: cancel}
 		if err := st.Put(ctx, "cancel/k", r); !errors.Is(err, context.Canceled) {
 			t.Errorf("Put canceled after %d bytes = %v, want context.Canceled", after, err)
 		}
 		cancel()
-		checkBytes(t, "cancel/k after canceled overwrite", get(t, st, "cancel/k"), []byte("old"))
+		checkBytes(t, "cancel/k after canceled overwrite", Get(t, st, "cancel/k"), []byte("old"))
 	}
 }
 
@@ -496,7 +498,7 @@ func testURL(t *testing.T, st store.Store) {
 	if got := st2.URL(key); got != u {
 		t.Errorf("OpenObject(%q) gives URL %q", u, got)
 	}
-	checkBytes(t, "via OpenObject", get(t, st2, key), want)
+	checkBytes(t, "via OpenObject", Get(t, st2, key), want)
 
 	// The store at the object's directory holds the object under its base name.
 	dirURL := strings.TrimSuffix(u, "/obj.bin")
@@ -507,14 +509,14 @@ func testURL(t *testing.T, st store.Store) {
 	if got := st3.URL("obj.bin"); got != u {
 		t.Errorf("Open(%q).URL(obj.bin) = %q, want %q", dirURL, got, u)
 	}
-	checkBytes(t, "via Open", get(t, st3, "obj.bin"), want)
+	checkBytes(t, "via Open", Get(t, st3, "obj.bin"), want)
 }
 
 // Benchmark measures Put and Get of small (4 KiB) and large (16 MiB) objects in st, reporting
 // throughput (go test -bench reports MB/s from b.SetBytes).
 func Benchmark(b *testing.B, st store.Store) {
 	for _, n := range []int{4 << 10, 16 << 20} {
-		data := payload(42, n)
+		data := Payload(42, n)
 		key := fmt.Sprintf("bench/%d", n)
 		b.Run(fmt.Sprintf("Put/%dKiB", n>>10), func(b *testing.B) {
 			b.SetBytes(int64(n))
