@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -149,7 +150,7 @@ func TestGradDARTS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := dartsUsed(net, child); !equalStrings(sortedKeys(grads), want) {
+		if want := dartsUsed(net, child); !slices.Equal(sortedKeys(grads), want) {
 			t.Errorf("child %v: gradients for %v, want %v", child, sortedKeys(grads), want)
 		}
 		checkGradients(t, net, child, x, labels, grads, sortedKeys(grads), func(n int) []int { return []int{0, n - 1} })
@@ -205,18 +206,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(k)
 	return k
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestDARTSCheck(t *testing.T) {

@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -85,7 +86,7 @@ func TestGradMobile(t *testing.T) {
 			}
 		}
 		sort.Strings(want)
-		if got := sortedKeys(grads); !equalStrings(got, want) {
+		if got := sortedKeys(grads); !slices.Equal(got, want) {
 			t.Errorf("child %v: gradients for %v, want %v", child, got, want)
 		}
 		checkGradients(t, net, child, x, labels, grads, sortedKeys(grads), func(n int) []int { return []int{0, n / 2, n - 1} })

@@ -17,6 +17,7 @@ package nn
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 
@@ -451,7 +452,7 @@ func loadParams(params map[string]*tensor.Dense, s param.Set) error {
 		if !ok {
 			return fmt.Errorf("load weights: parameter %s missing", name)
 		}
-		if !equalShape(v.Shape, t.Shape()) || len(v.Data) != t.Shape().TotalSize() {
+		if !slices.Equal(v.Shape, []int(t.Shape())) || len(v.Data) != t.Shape().TotalSize() {
 			return fmt.Errorf("load weights: parameter %s has shape %v (%d values), want %v", name, v.Shape, len(v.Data), t.Shape())
 		}
 	}
@@ -464,18 +465,6 @@ func loadParams(params map[string]*tensor.Dense, s param.Set) error {
 		fromFloat32(t, s[name].Data)
 	}
 	return nil
-}
-
-func equalShape(a []int, b tensor.Shape) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func toFloat32(t *tensor.Dense) []float32 {

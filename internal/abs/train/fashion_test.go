@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/abs-nas/abs/internal/abs/nn"
@@ -117,22 +118,10 @@ func TestSupernetFashion(t *testing.T) {
 		}
 	}
 	for name, st := range tr.Net.RunningStats() {
-		if b := before[name]; !slicesEqual(b.Mean, st.Mean) || !slicesEqual(b.Var, st.Var) {
+		if b := before[name]; !slices.Equal(b.Mean, st.Mean) || !slices.Equal(b.Var, st.Var) {
 			t.Fatalf("evaluation changed the supernet's running statistics of %s", name)
 		}
 	}
-}
-
-func slicesEqual(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestReBNStatistics checks the recomputed statistics against their definition: after Re-BN over a
