@@ -112,6 +112,7 @@ var noLocalEffect = []string{
 	"spec.ttlStrategy.",
 	"spec.activeDeadlineSeconds",
 	"spec.securityContext.",
+	"spec.podSpecPatch",
 	"spec.volumes[]",
 	"spec.templates[].container.volumeMounts[]",
 	"spec.templates[].container.image",
