@@ -2,8 +2,10 @@ package pipeline
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -330,4 +332,47 @@ func retryProblems(t *wfv1.Template) []string {
 		}
 	}
 	return ps
+}
+
+// TestPipelineRetries runs abs-nb201.yaml with its own retryStrategy and a stand-in for every step
+// that fails the way FAIL_WITH says: a usage error (exit 2) fails the run at once, after one
+// attempt; a failing step (exit 1) and a killed one (SIGKILL) are tried three times. (The retry
+// cases wait 10 ms instead of the pipeline's 30 s and 60 s.)
+func TestPipelineRetries(t *testing.T) {
+	step := filepath.Join(t.TempDir(), "step")
+	script := "#!/bin/sh\necho \"$0 $*: failing on purpose\" > \"$ABS_OUTPUT_ROOT/dev/termination-log\"\n" +
+		"case $FAIL_WITH in kill) kill -9 $$ ;; *) exit $FAIL_WITH ;; esac\n"
+	if err := os.WriteFile(step, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	good := readFile(t, "../../pipelines/abs-nb201.yaml")
+	fast := strings.Replace(good, `duration: "30s"`, `duration: "10ms"`, 1)
+	if fast == good {
+		t.Fatal("the pipeline's backoff is not 30s any more; update this test")
+	}
+	for _, tc := range []struct {
+		failWith, yaml string
+		attempts       int
+		exitCode       string
+	}{{"2", good, 1, "2"}, {"1", fast, 3, "1"}, {"kill", fast, 3, "137"}} {
+		t.Run(tc.failWith, func(t *testing.T) {
+			wf, err := Parse([]byte(tc.yaml), "abs-nb201.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := newExec(t)
+			e.Resolve = func(string) (string, error) { return step, nil }
+			e.Env = append(os.Environ(), "FAIL_WITH="+tc.failWith)
+			rec, err := e.Run(context.Background(), wf, map[string]string{"store": t.TempDir()})
+			if err == nil || !strings.Contains(err.Error(), "failing on purpose") {
+				t.Fatalf("got %v, want the step's failure", err)
+			}
+			if len(rec.Nodes) != 1 {
+				t.Fatalf("%d nodes ran, want train-supernet only", len(rec.Nodes))
+			}
+			if n := rec.Nodes[0]; n.Name != "shrink/train" || n.Attempts != tc.attempts || n.ExitCode != tc.exitCode || n.Phase != phaseFailed {
+				t.Errorf("node %s: %d attempts, exit code %s, phase %s; want shrink/train, %d, %s, Failed", n.Name, n.Attempts, n.ExitCode, n.Phase, tc.attempts, tc.exitCode)
+			}
+		})
+	}
 }
