@@ -19,7 +19,6 @@ import (
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	argoenv "github.com/argoproj/argo-workflows/v3/util/expr/env"
-	"github.com/argoproj/argo-workflows/v3/workflow/templateresolution"
 	"github.com/argoproj/argo-workflows/v3/workflow/validate"
 	"github.com/expr-lang/expr"
 )
@@ -132,7 +131,7 @@ func (e *Executor) Run(ctx context.Context, wf *wfv1.Workflow, params map[string
 		name = wf.GenerateName + "local"
 	}
 	e.globals = map[string]string{"workflow.name": name, "workflow.namespace": wf.Namespace}
-	e.rec = Record{Workflow: name, Parameters: map[string]string{}, Phase: "Running"}
+	e.rec = Record{Workflow: name, Parameters: map[string]string{}, Phase: phaseRunning}
 	for _, p := range wf.Spec.Arguments.Parameters {
 		e.globals["workflow.parameters."+p.Name] = p.Value.String()
 		e.rec.Parameters[p.Name] = p.Value.String()
@@ -180,7 +179,7 @@ func withParameters(wf *wfv1.Workflow, params map[string]string) (*wfv1.Workflow
 			return nil, fmt.Errorf("parameter %q: %q is not one of %s", p.Name, p.Value.String(), strings.Join(enum, ", "))
 		}
 	}
-	if err := validate.ValidateWorkflow(noTemplates{}, &templateresolution.NullClusterWorkflowTemplateGetter{}, wf, nil, validate.ValidateOpts{Submit: true}); err != nil {
+	if err := validateWith(wf, validate.ValidateOpts{Submit: true}); err != nil {
 		return nil, fmt.Errorf("validate workflow with its parameters: %w", err)
 	}
 	return wf, nil

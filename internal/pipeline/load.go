@@ -45,7 +45,11 @@ func Parse(b []byte, name string) (*wfv1.Workflow, error) {
 // Workflow that references no WorkflowTemplates: a workflow parameter may lack a value, which
 // `argo submit` (and Executor.Run) then requires.
 func Validate(wf *wfv1.Workflow) error {
-	return validate.ValidateWorkflow(noTemplates{}, &templateresolution.NullClusterWorkflowTemplateGetter{}, wf, nil, validate.ValidateOpts{Lint: true})
+	return validateWith(wf, validate.ValidateOpts{Lint: true})
+}
+
+func validateWith(wf *wfv1.Workflow, opts validate.ValidateOpts) error {
+	return validate.ValidateWorkflow(noTemplates{}, &templateresolution.NullClusterWorkflowTemplateGetter{}, wf, nil, opts)
 }
 
 // noTemplates is the WorkflowTemplate getter of a cluster that has none.

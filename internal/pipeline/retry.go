@@ -15,6 +15,7 @@ import (
 // non-zero, Error when it could not run or its outputs could not be collected (on a cluster: an
 // evicted or deleted pod, a failed init or wait container).
 const (
+	phaseRunning     = "Running" // a run (Record.Phase) that has not ended
 	phaseSucceeded   = "Succeeded"
 	phaseFailed      = "Failed"
 	phaseError       = "Error"
