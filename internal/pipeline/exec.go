@@ -572,7 +572,6 @@ func (e *Executor) exec(ctx context.Context, n *Node) (map[string]string, attemp
 		cmd.Env = append(cmd.Env, k+"="+n.Env[k])
 	}
 	cmd.Env = append(cmd.Env, OutputRootEnv+"="+abs, "ARGO_PROGRESS_FILE="+filepath.Join(abs, "progress"))
-	cmd.Stdout, cmd.Stderr = e.Stdout, e.Stderr
 	if err := e.runGroup(ctx, cmd); err != nil {
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) {
@@ -614,20 +613,40 @@ func exitCode(exit *exec.ExitError) int {
 	return exit.ExitCode()
 }
 
-// runGroup runs cmd in a process group of its own, as a container's processes share one, and
-// returns cmd.Wait's error. When cmd's main process exits, what it left running in the group is
-// killed, as in a container whose main process ended. When ctx ends first, the group is stopped
-// as the kubelet stops a container: SIGTERM, and SIGKILL after the stop grace if the main process
-// is still running.
+// runGroup runs cmd, with e.Stdout and e.Stderr, in a process group of its own, as a container's
+// processes share one, and returns cmd.Wait's error. When cmd's main process exits, what it left
+// running in the group is killed, as in a container whose main process ended, and its output is
+// drained. When ctx ends first, the group is stopped as the kubelet stops a container: SIGTERM, and
+// SIGKILL after the stop grace if the main process is still running.
 func (e *Executor) runGroup(ctx context.Context, cmd *exec.Cmd) error {
+	// The output goes through files, not exec's pipes, so that Wait returns when the main process
+	// exits even if a process it left holds the output open.
+	var outs []*output
+	for _, o := range []struct {
+		w   io.Writer
+		dst *io.Writer
+	}{{e.Stdout, &cmd.Stdout}, {e.Stderr, &cmd.Stderr}} {
+		out, err := newOutput(o.w)
+		if err != nil {
+			return err
+		}
+		defer out.drain()
+		outs = append(outs, out)
+		if out.file != nil {
+			*o.dst = out.file
+		}
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return err
 	}
+	for _, out := range outs {
+		out.started()
+	}
 	pgid := cmd.Process.Pid
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	defer syscall.Kill(-pgid, syscall.SIGKILL) // the rest of the group, if any; ESRCH otherwise
+	defer syscall.Kill(-pgid, syscall.SIGKILL) // the rest of the group, if any (before the drains)
 	select {
 	case err := <-done:
 		return err
@@ -649,6 +668,50 @@ func (e *Executor) runGroup(ctx context.Context, cmd *exec.Cmd) error {
 	e.log().Warn("killing the container after its grace period", "pid", pgid)
 	syscall.Kill(-pgid, syscall.SIGKILL)
 	return <-done
+}
+
+// output is where a container writes one of its streams: nothing (w nil), w itself when it is a
+// file, or else the write end of a pipe copied to w.
+type output struct {
+	file   *os.File // what the container gets; nil for nothing
+	pipe   bool     // file is the write end of a pipe that copy drains
+	copied chan struct{}
+}
+
+func newOutput(w io.Writer) (*output, error) {
+	switch f := w.(type) {
+	case nil:
+		return &output{}, nil
+	case *os.File:
+		return &output{file: f}, nil
+	}
+	r, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	o := &output{file: pw, pipe: true, copied: make(chan struct{})}
+	go func() {
+		io.Copy(w, r)
+		r.Close()
+		close(o.copied)
+	}()
+	return o, nil
+}
+
+// started closes this process's copy of the pipe's write end once the container holds its own.
+func (o *output) started() {
+	if o.pipe {
+		o.file.Close()
+	}
+}
+
+// drain waits until everything the container wrote has been copied: until every process of its
+// group, which the caller killed, has let go of the pipe.
+func (o *output) drain() {
+	if o.pipe {
+		o.file.Close() // in case the container never started
+		<-o.copied
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -173,5 +174,36 @@ func running(t *testing.T, pid int) bool {
 			return true
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestLeftoversKilled runs a container whose main process exits while a process it started in the
+// background still runs and holds its output open: as in a container, that process is killed, and
+// the node ends when its main process does.
+func TestLeftoversKilled(t *testing.T) {
+	wf, err := Parse([]byte(strings.Replace(sleeper, "        echo ready > \"$d/ready\"\n        wait\n", "        echo started\n", 1)), "leftover.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	e := newExec(t)
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Run(context.Background(), wf, map[string]string{"dir": dir, "handle": "none"})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the node did not end within a minute of its main process")
+	}
+	if pid := readPid(t, filepath.Join(dir, "child")); running(t, pid) {
+		t.Errorf("the background process %d still runs", pid)
+	}
+	if got := e.Stdout.(*bytes.Buffer).String(); got != "started\n" {
+		t.Errorf("stdout %q, want the container's output", got)
 	}
 }
