@@ -93,7 +93,8 @@ type Epoch struct {
 	ValidLoss *float64 `parquet:"valid_loss" json:"valid_loss"`
 	ValidAcc  *float64 `parquet:"valid_acc" json:"valid_acc"`
 	TestAcc   *float64 `parquet:"test_acc" json:"test_acc"`
-	Seconds   float64  `parquet:"seconds" json:"seconds"` // wall time of the epoch
+	// Wall-clock times are not recorded: they would make two runs of the same inputs differ in
+	// bytes. The steps log them.
 }
 
 // The artifact schemas.
@@ -104,7 +105,7 @@ var (
 	Scores     = define[OpScore]("scores", 1)
 	Shrink     = define[Stage]("shrink", 1)
 	Candidates = define[Candidate]("candidates", 1)
-	Metrics    = define[Epoch]("metrics", 1)
+	Metrics    = define[Epoch]("metrics", 2)
 )
 
 // WeightsOf returns the tensors of s as Weight rows sorted by name. The rows share their value
