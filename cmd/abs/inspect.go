@@ -189,7 +189,7 @@ func verify(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rep, err := manifest.Verify(ctx, st, artifacts.OpenObject)
+	rep, err := manifest.Verify(ctx, st)
 	if err != nil {
 		return err
 	}
