@@ -200,9 +200,6 @@ func Retrain(ctx context.Context, args []string) error {
 	}
 	va, te := 100*valid, 100*res.TestAccuracy
 	secs := time.Since(start).Seconds()
-	for e := range rows {
-		rows[e].Seconds = secs / float64(len(rows)) // Standalone trains all epochs in one call
-	}
 	last := &rows[len(rows)-1]
 	last.ValidAcc, last.TestAcc = &va, &te
 	j.log.Info("retrained", "arch", *arch, "valid_acc", va, "test_acc", te, "seconds", secs)
