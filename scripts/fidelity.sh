@@ -12,7 +12,8 @@
 #   SEEDS    e.g. "1 2 3"
 #   SETTING  NAME=JSON of the settings that differ, e.g. authors-b1='{"init":"authors","base_epoch":1}'
 # Environment: GROUND_TRUTH (default ../shared/data/nb201/nats_bench_tss_test_acc.csv), EPOCHS (3),
-# BIN (bin). The table it prints is Markdown.
+# BIN (bin), REPORT_ONLY (set: run nothing, only print the table of the runs that finished). The
+# table it prints is Markdown.
 set -euo pipefail
 out=$1 scale=$2 seeds=$3
 shift 3
@@ -25,7 +26,7 @@ for s in "$@"; do
 		run="$out/$name/seed-$seed"
 		mkdir -p "$run"
 		conf=$(jq -cn --argjson a "$scale" --argjson b "$cfg" --arg gt "$gt" '$a + $b + {ground_truth: $gt}')
-		if [ ! -f "$run/done" ]; then
+		if [ ! -f "$run/done" ] && [ -z "${REPORT_ONLY:-}" ]; then
 			start=$(date +%s)
 			"$bin/train-supernet" -run "$run" -seed "$seed" -config "$conf" -epochs "$epochs" 2>>"$run/log"
 			"$bin/sample-children" -run "$run" -seed "$seed" -config "$conf" 2>>"$run/log"
@@ -42,10 +43,12 @@ for s in "$@"; do
 	taus="" kept="" secs=0 n=0
 	for seed in $seeds; do
 		run="$out/$name/seed-$seed"
+		[ -f "$run/done" ] || continue
 		tau=$("$bin/abs" show -json "$run/stage-0/correlations.parquet" | jq -r '.rows[] | select(.metric=="angle" and .dataset=="cifar10") | .kendall_tau')
 		k=$("$bin/abs" show -json "$run/stage-0/op-truth.parquet" | jq -r '[.rows[] | select(.dataset=="cifar10")][0].kept_in_top_k')
 		taus="$taus $tau" kept="$kept $k" secs=$((secs + $(cat "$run/done"))) n=$((n + 1))
 	done
+	[ "$n" -gt 0 ] || continue
 	stats() { echo "$1" | awk '{ for (i = 1; i <= NF; i++) { s += $i; q += $i * $i } m = s / NF; v = (NF > 1) ? (q - NF * m * m) / (NF - 1) : 0; if (v < 0) v = 0; printf "%.3f ± %.3f", m, sqrt(v) }'; }
 	fmt() { echo "$1" | awk -v d="$2" '{ for (i = 1; i <= NF; i++) printf "%s%." d "f", (i > 1 ? " / " : ""), $i }'; }
 	echo "| $name | $n | $(fmt "$taus" 3) | $(stats "$taus") | $(fmt "$kept" 0) | $(stats "$kept") | $((secs / n)) |"
