@@ -102,8 +102,8 @@ var (
 	Weights    = define[Weight]("weights", 1)
 	Space      = define[SpaceOp]("space", 1)
 	Children   = define[Child]("children", 1)
-	Scores     = define[OpScore]("scores", 1)
-	Shrink     = define[Stage]("shrink", 1)
+	Scores     = define[OpScore]("scores", 1, "score")       // NaN: no samples
+	Shrink     = define[Stage]("shrink", 1, "dropped.score") // NaN: no samples
 	Candidates = define[Candidate]("candidates", 1)
 	Metrics    = define[Epoch]("metrics", 2)
 )

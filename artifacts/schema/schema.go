@@ -40,16 +40,20 @@ type Kind[R any] struct {
 	name    string
 	version int
 	fields  []arrow.Field
+	nanOK   map[string]bool // columns where NaN means "not measured"; see finite
 }
 
 // define returns the Kind of row type R and registers it by name. It panics if R is not a
 // supported row struct or the name is taken: both are programmer errors caught by any test.
-func define[R any](name string, version int) *Kind[R] {
+func define[R any](name string, version int, nanOK ...string) *Kind[R] {
 	t := reflect.TypeFor[R]()
 	if t.Kind() != reflect.Struct {
 		panic(fmt.Sprintf("schema: row type of %s is %s, want a struct", name, t))
 	}
-	k := &Kind[R]{name: name, version: version, fields: arrowFields(t)}
+	k := &Kind[R]{name: name, version: version, fields: arrowFields(t), nanOK: map[string]bool{}}
+	for _, c := range nanOK {
+		k.nanOK[c] = true
+	}
 	if _, dup := registry[name]; dup {
 		panic("schema: duplicate kind " + name)
 	}
@@ -80,8 +84,9 @@ func (k *Kind[R]) arrowSchema(meta Meta) *arrow.Schema {
 }
 
 // Write encodes rows with meta as a zstd-compressed Parquet file to w. It sets meta.Schema and
-// meta.Version from k; a meta that names another schema is an error. The same rows and meta always
-// give the same bytes.
+// meta.Version from k; a meta that names another schema is an error, and so is a NaN or ±Inf
+// anywhere in rows (except a NaN operator score, which means the operator had no samples). The
+// same rows and meta always give the same bytes.
 func (k *Kind[R]) Write(w io.Writer, meta Meta, rows []R) error {
 	if meta.Schema != "" && (meta.Schema != k.name || meta.Version != 0 && meta.Version != k.version) {
 		return fmt.Errorf("write %s: meta names schema %s v%d", k.name, meta.Schema, meta.Version)
@@ -89,6 +94,11 @@ func (k *Kind[R]) Write(w io.Writer, meta Meta, rows []R) error {
 	meta.Schema, meta.Version = k.name, k.version
 	if err := meta.validate(); err != nil {
 		return fmt.Errorf("write %s: %w", k.name, err)
+	}
+	for i, r := range rows {
+		if err := finite(reflect.ValueOf(r), "", i, k.nanOK); err != nil {
+			return fmt.Errorf("write %s: %w", k.name, err)
+		}
 	}
 	sc := k.arrowSchema(meta)
 	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd))

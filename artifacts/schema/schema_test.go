@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"flag"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -438,5 +440,30 @@ func TestPutGet(t *testing.T) {
 	}
 	if _, err := st.Stat(ctx, "bad.parquet"); err == nil {
 		t.Error("a failed Put left an object behind")
+	}
+}
+
+// TestWriteRefusesNonFinite checks that no NaN or ±Inf reaches an artifact, except a NaN operator
+// score (an operator without samples).
+func TestWriteRefusesNonFinite(t *testing.T) {
+	nan, inf := math.NaN(), math.Inf(1)
+	m := testMeta("p")
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"weights", Weights.Write(io.Discard, m, []Weight{{Name: "w", Shape: []int32{2}, Values: []float32{1, float32(nan)}}}), `row 0: column "values" value 1 is NaN`},
+		{"metrics", Metrics.Write(io.Discard, m, []Epoch{{TrainLoss: 1}, {TrainLoss: nan}}), `row 1: column "train_loss" is NaN`},
+		{"children", Children.Write(io.Discard, m, []Child{{Ops: []string{}, Angle: &inf}}), `column "angle" is +Inf`},
+		{"scores inf", Scores.Write(io.Discard, m, []OpScore{{Score: inf}}), `column "score" is +Inf`},
+		{"shrink inf", Shrink.Write(io.Discard, m, []Stage{{Dropped: []DroppedOp{{Score: -inf}}}}), `column "dropped.score" is -Inf`},
+	} {
+		if tc.err == nil || !strings.Contains(tc.err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error containing %q", tc.name, tc.err, tc.want)
+		}
+	}
+	if err := Scores.Write(io.Discard, m, []OpScore{{Score: nan}}); err != nil {
+		t.Errorf("NaN score (no samples): %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package stage
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 
@@ -29,7 +30,9 @@ func SampleChildren(ctx context.Context, args []string) error {
 	if err := step.Parse(fs, args); err != nil {
 		return err
 	}
-	j, err := newJob(ctx, "sample-children", c, map[string]any{"stage": *stage, "dataset": *dataset})
+	j, err := newJob(ctx, "sample-children", c, fs, func(*job) error {
+		return errors.Join(checkStage(*stage), checkDataset(*dataset))
+	})
 	if err != nil {
 		return err
 	}
@@ -171,7 +174,7 @@ func ScoreOperators(ctx context.Context, args []string) error {
 	if err := step.Parse(fs, args); err != nil {
 		return err
 	}
-	j, err := newJob(ctx, "score-operators", c, map[string]any{"stage": *stage})
+	j, err := newJob(ctx, "score-operators", c, fs, func(*job) error { return checkStage(*stage) })
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package stage
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"sort"
@@ -32,7 +33,7 @@ func Search(ctx context.Context, args []string) error {
 	if err := step.Parse(fs, args); err != nil {
 		return err
 	}
-	j, err := newJob(ctx, "search", c, map[string]any{"dataset": *dataset})
+	j, err := newJob(ctx, "search", c, fs, func(*job) error { return checkDataset(*dataset) })
 	if err != nil {
 		return err
 	}
@@ -179,14 +180,19 @@ func Retrain(ctx context.Context, args []string) error {
 	if err := step.Parse(fs, args); err != nil {
 		return err
 	}
-	j, err := newJob(ctx, "retrain", c, map[string]any{"arch": *arch, "dataset": *dataset})
+	var child space.Child
+	j, err := newJob(ctx, "retrain", c, fs, func(j *job) error {
+		if *arch == "" && checking(ctx) {
+			return checkDataset(*dataset) // the architecture is the search's output
+		}
+		var err error
+		if child, err = j.sp.Parse(*arch); err != nil {
+			err = fmt.Errorf("-arch: %w", err)
+		}
+		return errors.Join(err, checkDataset(*dataset))
+	})
 	if err != nil {
 		return err
-	}
-	sp := j.sp
-	child, err := sp.Parse(*arch)
-	if err != nil {
-		return fmt.Errorf("-arch: %w", err)
 	}
 	if j.upToDate(ctx, retrainWeightsKey, retrainMetricsKey) {
 		rows, _, err := schema.Metrics.Get(ctx, j.st, retrainMetricsKey)

@@ -2,8 +2,10 @@ package stage
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"hash/fnv"
 	"strings"
 	"time"
@@ -34,10 +36,10 @@ func TrainSupernet(ctx context.Context, args []string) error {
 	if err := step.Parse(fs, args); err != nil {
 		return err
 	}
-	if *stage < 0 || *epochs < 1 {
-		return fmt.Errorf("-stage %d -epochs %d: want stage >= 0 and epochs >= 1", *stage, *epochs)
-	}
-	j, err := newJob(ctx, "train-supernet", c, map[string]any{"stage": *stage, "epochs": *epochs, "dataset": *dataset})
+	j, err := newJob(ctx, "train-supernet", c, fs, func(*job) error {
+		return errors.Join(checkStage(*stage), checkDataset(*dataset),
+			check(*epochs >= 1, "-epochs %d: want at least 1", *epochs))
+	})
 	if err != nil {
 		return err
 	}
@@ -98,6 +100,9 @@ func TrainSupernet(ctx context.Context, args []string) error {
 			if err != nil {
 				return fmt.Errorf("stage %d epoch %d: %w", *stage, e, err)
 			}
+			if err := finiteLosses(ls); err != nil {
+				return fmt.Errorf("train-supernet: stage %d epoch %d: %w (training diverged: lower lr); nothing written", *stage, e, err)
+			}
 			losses = append(losses, ls...)
 			prog.Add(len(ls))
 		}
@@ -115,6 +120,9 @@ func TrainSupernet(ctx context.Context, args []string) error {
 
 	meta := j.meta()
 	ck := t.Checkpoint()
+	if err := finiteSet(ck.Weights); err != nil {
+		return fmt.Errorf("train-supernet: stage %d epoch %d: %w; nothing written", *stage, *epochs-1, err)
+	}
 	baseObj, err := schema.Weights.Put(ctx, j.st, baseKey(*stage), meta, schema.WeightsOf(base))
 	if err != nil {
 		return err
@@ -243,4 +251,26 @@ func usage(fs *flag.FlagSet, name, what string) {
 		fmt.Fprintf(fs.Output(), "usage: %s -run URL [flags]\n\n%s\n\nFlags:\n", name, what)
 		fs.PrintDefaults()
 	}
+}
+
+// finiteLosses reports the first loss that is NaN or ±Inf.
+func finiteLosses(ls []float64) error {
+	for i, l := range ls {
+		if math.IsNaN(l) || math.IsInf(l, 0) {
+			return fmt.Errorf("training loss %v at step %d of the chunk", l, i)
+		}
+	}
+	return nil
+}
+
+// finiteSet reports the first tensor of s holding a NaN or ±Inf.
+func finiteSet(s param.Set) error {
+	for _, name := range s.Names() {
+		for _, x := range s[name].Data {
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				return fmt.Errorf("weight %s holds %v", name, x)
+			}
+		}
+	}
+	return nil
 }

@@ -1,0 +1,120 @@
+package stage
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/abs-nas/abs/artifacts/manifest"
+	"github.com/abs-nas/abs/artifacts/schema"
+	"github.com/abs-nas/abs/artifacts/store/file"
+	"github.com/abs-nas/abs/internal/step"
+)
+
+// seedRun writes one artifact with the provenance a step of a default-config run with seed 1
+// writes, and records it, so the folder holds a run.
+func seedRun(t *testing.T, dir string) {
+	t.Helper()
+	st, err := file.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf, _ := json.Marshal(struct {
+		Config Config            `json:"config"`
+		Flags  map[string]string `json:"flags"`
+	}{DefaultConfig(), map[string]string{}})
+	obj, err := schema.Space.Put(context.Background(), st, spaceKey(0), schema.Meta{Producer: "prune", Seed: 1, Config: string(conf)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := manifest.Record(context.Background(), st, obj); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStepsRefuseBeforeWork checks that every step refuses bad flags, configurations and stores
+// as usage errors (exit status 2, never retried) when it starts, before it reads any data: the
+// run's folder stays without any artifact. Check runs the same checks the step runs.
+func TestStepsRefuseBeforeWork(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	corrupt := t.TempDir()
+	if err := os.WriteFile(filepath.Join(corrupt, manifest.Key), []byte(`{"version":1,"artifacts":[`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	other := t.TempDir()
+	seedRun(t, other)
+	for _, tc := range []struct {
+		name, step string
+		args       []string
+		env        string // KUBERNETES_SERVICE_HOST, when set
+		want       string // "" for no error
+	}{
+		{"unknown config field", "train-supernet", []string{"-config", `{"widht":4}`}, "", `unknown field "widht"`},
+		{"config not JSON", "sample-children", []string{"-config", `{width:4}`}, "", "config -config"},
+		{"config after JSON", "sample-children", []string{"-config", `{} {}`}, "", "text after the JSON object"},
+		{"space", "score-operators", []string{"-config", `{"space":"nb301"}`}, "", "space = nb301"},
+		{"epochs", "train-supernet", []string{"-epochs", "-1"}, "", "-epochs -1"},
+		{"negative stage", "prune", []string{"-stage", "-1"}, "", "-stage -1: want 0 or more"},
+		{"negative stage score", "score-operators", []string{"-stage", "-2"}, "", "-stage -2"},
+		{"dataset", "search", []string{"-dataset", "mnist"}, "", `data set "mnist"`},
+		{"policy", "prune", []string{"-policy", "worst"}, "", `-policy "worst"`},
+		{"threshold", "prune", []string{"-threshold", "abc"}, "", "-threshold"},
+		{"drop", "prune", []string{"-drop", "100"}, "", "-drop 100: want 1 to 24"},
+		{"arch", "retrain", []string{"-arch", "|conv~0|"}, "", "-arch"},
+		{"store below a file", "train-supernet", []string{"-run", filepath.Join(file, "run")}, "", "not writable"},
+		{"corrupt manifest", "prune", []string{"-run", corrupt, "-force"}, "", "corrupt manifest"},
+		{"other seed", "train-supernet", []string{"-run", other, "-seed", "2"}, "", "holds a run with seed 1"},
+		{"other config", "score-operators", []string{"-run", other, "-config", `{"width":4}`}, "", "holds a run with seed 1"},
+		{"same run", "score-operators", []string{"-run", other}, "", ""},
+		{"other seed forced", "train-supernet", []string{"-run", other, "-seed", "2", "-force"}, "", ""},
+		{"file store in a pod", "train-supernet", nil, "10.0.0.1", "in a Kubernetes pod the run must be an s3:// URL"},
+		{"good", "prune", []string{"-drop", "24", "-threshold", "1e6"}, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("KUBERNETES_SERVICE_HOST", tc.env)
+			run := filepath.Join(t.TempDir(), "run")
+			args := append([]string{"-run", run}, tc.args...)
+			err := Check(context.Background(), tc.step, args)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("Check: %v, want no error", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !step.IsUsage(err) {
+				t.Fatalf("Check: %v (usage error: %v), want a usage error containing %q", err, step.IsUsage(err), tc.want)
+			}
+			// The step itself refuses the same way, before it reads anything.
+			err = Steps[tc.step](context.Background(), args)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !step.IsUsage(err) {
+				t.Fatalf("%s: %v, want a usage error containing %q", tc.step, err, tc.want)
+			}
+			if _, err := os.Stat(filepath.Join(run, manifest.Key)); err == nil {
+				t.Errorf("%s wrote a manifest", tc.step)
+			}
+		})
+	}
+}
+
+// TestTrainDivergesWritesNothing trains with a learning rate that makes the loss overflow: the
+// step must fail naming the step and epoch, and write nothing (no NaN weights or metrics).
+func TestTrainDivergesWritesNothing(t *testing.T) {
+	if _, err := os.Stat("/usr/share/datasets/fashion-mnist"); err != nil {
+		t.Skip("Fashion-MNIST not installed (Debian dataset-fashion-mnist)")
+	}
+	run := filepath.Join(t.TempDir(), "run")
+	err := TrainSupernet(context.Background(), []string{"-run", run, "-epochs", "1",
+		"-config", `{"train":128,"valid":32,"width":4,"batch":32,"lr":1e30,"lr_min":0}`})
+	if err == nil || !strings.Contains(err.Error(), "train-supernet: stage 0 epoch 0") {
+		t.Fatalf("train-supernet with lr 1e30: %v, want an error naming the step and epoch", err)
+	}
+	if entries, _ := os.ReadDir(run); len(entries) > 0 {
+		t.Errorf("a diverged training wrote %d entries in the run", len(entries))
+	}
+}
