@@ -5,8 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"math"
 	"hash/fnv"
+	"math"
 	"strings"
 	"time"
 
