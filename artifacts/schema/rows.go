@@ -97,6 +97,34 @@ type Epoch struct {
 	// bytes. The steps log them.
 }
 
+// Correlation is, in benchmark mode, how one metric of a stage's children ranks them against one
+// column of the ground-truth table, over the children the stage scored: Kendall's τ-b and
+// Spearman's ρ (1 = the same order, 0 = unrelated, −1 = reversed).
+type Correlation struct {
+	Metric      string  `parquet:"metric" json:"metric"`   // angle, valid_acc, rebn_acc or random
+	Dataset     string  `parquet:"dataset" json:"dataset"` // the table's column: cifar10, cifar100 or imagenet16-120
+	Children    int64   `parquet:"children" json:"children"`
+	KendallTau  float64 `parquet:"kendall_tau" json:"kendall_tau"`
+	SpearmanRho float64 `parquet:"spearman_rho" json:"spearman_rho"`
+}
+
+// OpTruth is, in benchmark mode, the ground truth of one operator that was alive at the start of a
+// stage, on one data set of the table: its ground-truth score (the mean test accuracy of the
+// children of the stage's space that hold it, as in Fig. 7 of the ABS paper), its rank among the
+// stage's operators by that score (1 = best), and whether prune kept it. TopK is the number of
+// operators kept and KeptInTopK how many of them rank in the ground-truth top TopK (the same on
+// every row of a data set).
+type OpTruth struct {
+	Edge       int32   `parquet:"edge" json:"edge"`
+	Op         string  `parquet:"op" json:"op"`
+	Dataset    string  `parquet:"dataset" json:"dataset"`
+	Score      float64 `parquet:"score" json:"score"`
+	Rank       int32   `parquet:"rank" json:"rank"`
+	Kept       bool    `parquet:"kept" json:"kept"`
+	TopK       int32   `parquet:"top_k" json:"top_k"`
+	KeptInTopK int32   `parquet:"kept_in_top_k" json:"kept_in_top_k"`
+}
+
 // The artifact schemas.
 var (
 	Weights    = define[Weight]("weights", 1)
@@ -106,6 +134,10 @@ var (
 	Shrink     = define[Stage]("shrink", 1, "dropped.score") // NaN: no samples
 	Candidates = define[Candidate]("candidates", 1)
 	Metrics    = define[Epoch]("metrics", 2)
+	// Benchmark mode (config ground_truth): score-operators' and prune's comparisons with the table.
+	// NaN: undefined (a constant metric, e.g. every angle 0 when the base is the trained supernet).
+	Correlations = define[Correlation]("correlations", 1, "kendall_tau", "spearman_rho")
+	OpTruths     = define[OpTruth]("op-truth", 1)
 )
 
 // WeightsOf returns the tensors of s as Weight rows sorted by name. The rows share their value

@@ -103,6 +103,14 @@ func samples() []sample {
 			{Epoch: 0, Steps: 390, LR: 0.025, TrainLoss: 2.1, TrainAcc: f64(21.5)},
 			{Epoch: 1, Steps: 780, LR: 0.001, TrainLoss: 1.7, TrainAcc: f64(35), ValidLoss: f64(1.8), ValidAcc: f64(33.3), TestAcc: f64(32.5)},
 		}),
+		sampleOf(Correlations, []Correlation{
+			{Metric: "angle", Dataset: "cifar10", Children: 15625, KendallTau: 0.4713943103435916, SpearmanRho: 0.65},
+			{Metric: "rebn_acc", Dataset: "imagenet16-120", Children: 1000, KendallTau: -1, SpearmanRho: 0},
+		}),
+		sampleOf(OpTruths, []OpTruth{
+			{Edge: 0, Op: "nor_conv_3x3", Dataset: "cifar10", Score: 80.25, Rank: 1, Kept: true, TopK: 10, KeptInTopK: 7},
+			{Edge: 5, Op: "none", Dataset: "cifar100", Score: 30.5, Rank: 30, Kept: false, TopK: 10, KeptInTopK: 6},
+		}),
 	}
 }
 
@@ -359,7 +367,7 @@ func TestReadRejects(t *testing.T) {
 func TestReadAnyUnknownSchema(t *testing.T) {
 	data := encode(t, variant[SpaceOp]("mystery", 1), []SpaceOp{{}})
 	_, err := ReadAny(data, "m.parquet")
-	want := `read m.parquet: unknown schema "mystery", want one of candidates, children, metrics, scores, shrink, space, weights`
+	want := `read m.parquet: unknown schema "mystery", want one of candidates, children, correlations, metrics, op-truth, scores, shrink, space, weights`
 	if err == nil || err.Error() != want {
 		t.Errorf("error = %v, want %s", err, want)
 	}

@@ -153,6 +153,10 @@ func TestPipelineEndToEnd(t *testing.T) {
 			if err != nil || acc <= 0 || acc > 100 {
 				t.Errorf("retrain test-accuracy %q", outputs["retrain"]["test-accuracy"])
 			}
+			// The last stage comes out of the recursion; the search step does not look for it.
+			if search := strings.Join(rec.Nodes[8].Command, " "); !strings.Contains(search, " -stage 1 ") {
+				t.Errorf("search ran as %q, want -stage 1 (the last shrinking stage)", search)
+			}
 			best := outputs["search"]["best"]
 			if !strings.HasPrefix(best, "|") {
 				t.Errorf("search best %q is not an NB201 arch string", best)

@@ -188,7 +188,15 @@ func ScoreOperators(ctx context.Context, args []string) error {
 		return fmt.Errorf("read children of stage %d: %w", *stage, err)
 	}
 	j.input(obj)
-	if j.upToDate(ctx, scoresKey(*stage)) {
+	gt, err := j.groundTruth(ctx)
+	if err != nil {
+		return err
+	}
+	outs := []string{scoresKey(*stage)}
+	if gt != nil {
+		outs = append(outs, correlationsKey(*stage))
+	}
+	if j.upToDate(ctx, outs...) {
 		return nil
 	}
 	draws := make([]score.Draw, len(children))
@@ -224,11 +232,65 @@ func ScoreOperators(ctx context.Context, args []string) error {
 		rows[i] = schema.OpScore{Edge: int32(s.Point), Op: sp.Ops()[s.Op].Name, Score: s.Score, Samples: int64(s.Samples)}
 	}
 	rankRows(rows)
+	var corr []schema.Correlation
+	if gt != nil {
+		if corr, err = j.correlations(gt, draws, children, values); err != nil {
+			return err
+		}
+	}
 	out, err := schema.Scores.Put(ctx, j.st, scoresKey(*stage), j.meta(), rows)
 	if err != nil {
 		return err
 	}
-	return j.record(ctx, out)
+	objs := []schema.Object{out}
+	if gt != nil {
+		cobj, err := schema.Correlations.Put(ctx, j.st, correlationsKey(*stage), j.meta(), corr)
+		if err != nil {
+			return err
+		}
+		objs = append(objs, cobj)
+	}
+	return j.record(ctx, objs...)
+}
+
+// correlations compares every metric the stage measured for its children (the angle, the
+// accuracies with and without Re-BN, the random metric's values) with the ground truth, and logs
+// the figures.
+func (j *job) correlations(gt *groundTruth, draws []score.Draw, children []schema.Child, values []float64) ([]schema.Correlation, error) {
+	archs := make([]space.Child, len(draws))
+	for i, d := range draws {
+		archs[i] = d.Child
+	}
+	metrics := map[string][]float64{}
+	var names []string
+	column := func(name string, get func(schema.Child) *float64) {
+		v := make([]float64, len(children))
+		for i, ch := range children {
+			p := get(ch)
+			if p == nil {
+				return
+			}
+			v[i] = *p
+		}
+		names = append(names, name)
+		metrics[name] = v
+	}
+	column("angle", func(c schema.Child) *float64 { return c.Angle })
+	column("valid_acc", func(c schema.Child) *float64 { return c.ValidAcc })
+	column("rebn_acc", func(c schema.Child) *float64 { return c.ReBNAcc })
+	if j.cfg.Metric == "random" {
+		names = append(names, "random")
+		metrics["random"] = values
+	}
+	rows, err := gt.correlations(j.sp, archs, names, metrics)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		j.log.Info("benchmark: rank correlation with the ground truth", "metric", r.Metric, "dataset", r.Dataset,
+			"children", r.Children, "kendall_tau", r.KendallTau, "spearman_rho", r.SpearmanRho)
+	}
+	return rows, nil
 }
 
 // drawOf reconstructs a scoring draw from a children row.

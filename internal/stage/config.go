@@ -31,8 +31,27 @@ type Config struct {
 	LRMin       float64 `json:"lr_min"` // final learning rate
 	Momentum    float64 `json:"momentum"`
 	WeightDecay float64 `json:"weight_decay"`
-	Init        string  `json:"init"`     // kaiming (normal), xavier (uniform) or orthogonal
-	Sampling    string  `json:"sampling"` // single-path sampling of the supernet: uniform or fair
+	// Init is the weight initialisation: authors (the rule of the ABS authors' code for the space:
+	// pytorch for nb201, darts for darts, mobile for proxyless-gpu and fairnas), kaiming (normal),
+	// xavier (uniform), orthogonal, pytorch, darts or mobile (see nn.Init).
+	Init string `json:"init"`
+	// Sampling is the single-path sampling of the supernet: authors (per-cell for nb201, whole-net
+	// elsewhere), per-cell (nb201 only: every cell draws its own ops each step, as the NB201 code's
+	// forward_urs), whole-net (one child for every cell; "uniform" is the same) or fair (FairNAS).
+	Sampling string `json:"sampling"`
+	// IdleUpdates says whether parameters trained once keep receiving weight decay and momentum on
+	// the steps whose child does not use them: authors (yes for nb201, as PyTorch 1.x's zero_grad
+	// did in the authors' NB201 runs; no elsewhere, as their DARTS code), on or off.
+	IdleUpdates string `json:"idle_updates"`
+	// BaseEpoch selects the base weights V0 of the angle: 0 takes the supernet's initial weights
+	// (the authors' shrinking script), k ≥ 1 the weights after k epochs of stage 0 (the authors'
+	// published correlation data uses k = 1). The one-time reset of Algorithm 2 still applies.
+	BaseEpoch int `json:"base_epoch"`
+	// GroundTruth is the path of an NB201 benchmark table (the CSV format of
+	// ../shared/data/nb201/nats_bench_tss_test_acc.csv; docs/fidelity.md says how to make one).
+	// When set, score-operators and prune record how the run's rankings compare with it
+	// (benchmark mode). Only for space nb201.
+	GroundTruth string `json:"ground_truth"`
 
 	Metric        string `json:"metric"`          // operator score metric: angle, accuracy or random
 	PerOp         int    `json:"children_per_op"` // children per operator in sampled scoring
@@ -52,7 +71,7 @@ func DefaultConfig() Config {
 		Space: "nb201", Width: 8, Cells: 1, WidthMult: 0.25,
 		Train: 2000, Valid: 500, Test: 2000,
 		Batch: o.Batch, LR: o.LR, LRMin: o.LRMin, Momentum: o.Momentum, WeightDecay: o.WeightDecay,
-		Init: "kaiming", Sampling: "uniform",
+		Init: "authors", Sampling: "whole-net", IdleUpdates: "authors", BaseEpoch: 1,
 		Metric: "angle", PerOp: 1000, ExactLimit: 20000, ReBN: 4,
 		Search: "exhaustive", SearchBudget: 200, RetrainEpochs: 2,
 	}
@@ -78,9 +97,20 @@ func (c Config) Validate() error {
 	check(c.LR > 0 && c.LRMin >= 0 && c.LRMin <= c.LR, "lr, lr_min", "0 <= lr_min <= lr, lr > 0", [2]float64{c.LR, c.LRMin})
 	check(c.Momentum >= 0 && c.Momentum < 1, "momentum", "in [0,1)", c.Momentum)
 	check(c.WeightDecay >= 0, "weight_decay", ">= 0", c.WeightDecay)
-	_, err = nn.ParseInit(c.Init)
-	check(err == nil, "init", "kaiming (normal), xavier (uniform) or orthogonal", c.Init)
-	check(c.Sampling == "uniform" || c.Sampling == "fair", "sampling", "uniform or fair", c.Sampling)
+	if c.Init != "authors" {
+		_, err = nn.ParseInit(c.Init)
+	}
+	check(c.Init == "authors" || err == nil, "init", "authors, kaiming, xavier, orthogonal, pytorch, darts or mobile", c.Init)
+	switch c.Sampling {
+	case "authors", "whole-net", "uniform", "fair":
+	case "per-cell":
+		check(c.Space == "nb201", "sampling", "per-cell only with space nb201", c.Sampling)
+	default:
+		check(false, "sampling", "authors, per-cell, whole-net (or uniform) or fair", c.Sampling)
+	}
+	check(c.IdleUpdates == "authors" || c.IdleUpdates == "on" || c.IdleUpdates == "off", "idle_updates", "authors, on or off", c.IdleUpdates)
+	check(c.BaseEpoch >= 0, "base_epoch", ">= 0 (0 = the initial weights)", c.BaseEpoch)
+	check(c.GroundTruth == "" || c.Space == "nb201", "ground_truth", "a table only for space nb201 (the benchmark covers the NB201 space alone)", c.GroundTruth)
 	check(c.Metric == "angle" || c.Metric == "accuracy" || c.Metric == "random", "metric", "angle, accuracy or random", c.Metric)
 	check(c.PerOp > 0, "children_per_op", "> 0", c.PerOp)
 	check(c.ExactLimit >= 0, "exact_limit", ">= 0", c.ExactLimit)
@@ -96,8 +126,40 @@ func (c Config) Validate() error {
 func (c Config) options(steps int, seed uint64) train.Options {
 	o := train.Defaults(steps, seed)
 	o.Batch, o.LR, o.LRMin, o.Momentum, o.WeightDecay = c.Batch, c.LR, c.LRMin, c.Momentum, c.WeightDecay
-	o.Init, _ = nn.ParseInit(c.Init)
+	o.Init = c.initRule()
+	o.IdleUpdates = c.IdleUpdates == "on" || (c.IdleUpdates == "authors" && c.Space == "nb201")
 	return o
+}
+
+// initRule returns the weight initialisation the configuration selects, resolving "authors" to the
+// rule of the authors' code for the space.
+func (c Config) initRule() nn.Init {
+	if c.Init != "authors" {
+		i, _ := nn.ParseInit(c.Init) // Validate checked it
+		return i
+	}
+	switch c.Space {
+	case "darts":
+		return nn.DARTS
+	case "proxyless-gpu", "fairnas":
+		return nn.Mobile
+	}
+	return nn.PyTorch
+}
+
+// sampling returns the single-path sampling the configuration selects: per-cell, whole-net or
+// fair, resolving "authors" (per-cell for nb201, else whole-net) and the alias "uniform".
+func (c Config) sampling() string {
+	switch c.Sampling {
+	case "authors":
+		if c.Space == "nb201" {
+			return "per-cell"
+		}
+		return "whole-net"
+	case "uniform":
+		return "whole-net"
+	}
+	return c.Sampling
 }
 
 // net returns the shape of the configured supernet for images like set's.

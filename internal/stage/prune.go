@@ -67,6 +67,10 @@ func Prune(ctx context.Context, args []string) error {
 		return fmt.Errorf("read scores of stage %d: %w", *stage, err)
 	}
 	j.input(obj)
+	gt, err := j.groundTruth(ctx)
+	if err != nil {
+		return err
+	}
 	scores := make([]score.OpScore, len(rows))
 	for i, r := range rows {
 		code, err := space.OpCode(sp, r.Op)
@@ -86,8 +90,23 @@ func Prune(ctx context.Context, args []string) error {
 	for _, d := range st.Dropped() {
 		j.log.Info("dropped", "edge", sp.PointName(d.Point), "op", sp.Ops()[d.Op].Name, "score", d.Score, "rank", d.Rank)
 	}
-	if !j.upToDate(ctx, spaceKey(*stage), decisionsKey(*stage), shrinkKey(*stage)) {
-		if err := j.writePrune(ctx, sp, *stage, next.Space, st); err != nil {
+	var truth []schema.OpTruth
+	if gt != nil {
+		if truth, err = gt.opTruths(sp, shrunk, next.Space); err != nil {
+			return err
+		}
+		for _, r := range truth {
+			if r.Edge == truth[0].Edge && r.Op == truth[0].Op {
+				j.log.Info("benchmark: kept operators among the ground-truth best", "dataset", r.Dataset, "kept", r.TopK, "in_top_k", r.KeptInTopK)
+			}
+		}
+	}
+	outs := []string{spaceKey(*stage), decisionsKey(*stage), shrinkKey(*stage)}
+	if gt != nil {
+		outs = append(outs, opTruthKey(*stage))
+	}
+	if !j.upToDate(ctx, outs...) {
+		if err := j.writePrune(ctx, sp, *stage, next.Space, st, truth); err != nil {
 			return err
 		}
 	}
@@ -99,7 +118,7 @@ func Prune(ctx context.Context, args []string) error {
 	return nil
 }
 
-func (j *job) writePrune(ctx context.Context, sp space.Space, stage int, left space.Shrunk, st shrink.Stage) error {
+func (j *job) writePrune(ctx context.Context, sp space.Space, stage int, left space.Shrunk, st shrink.Stage, truth []schema.OpTruth) error {
 	meta := j.meta()
 	decisions := make([]schema.OpScore, len(st.Decisions))
 	for i, d := range st.Decisions {
@@ -121,7 +140,15 @@ func (j *job) writePrune(ctx context.Context, sp space.Space, stage int, left sp
 	if err != nil {
 		return err
 	}
-	return j.record(ctx, spaceObj, decObj, shrinkObj)
+	objs := []schema.Object{spaceObj, decObj, shrinkObj}
+	if truth != nil {
+		truthObj, err := schema.OpTruths.Put(ctx, j.st, opTruthKey(stage), meta, truth)
+		if err != nil {
+			return err
+		}
+		objs = append(objs, truthObj)
+	}
+	return j.record(ctx, objs...)
 }
 
 // parseSize reads a space size: an integer, or a float in e notation that is a whole number.

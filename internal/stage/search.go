@@ -5,9 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/abs-nas/abs/artifacts/schema"
@@ -19,7 +17,8 @@ import (
 	"github.com/abs-nas/abs/internal/step"
 )
 
-// Search is the search step: it searches the space left by the last shrinking stage for the child
+// Search is the search step: it searches the space left by shrinking stage -stage (the last one, which
+// the pipeline passes out of its recursion; the step never guesses it from the store) for the child
 // with the best validation accuracy under the last stage's supernet weights, with batch-norm
 // statistics recomputed per child (Re-BN), using the configured algorithm (exhaustive, random or
 // regularized evolution) within search_budget evaluations. It writes every evaluated candidate and
@@ -29,19 +28,21 @@ func Search(ctx context.Context, args []string) error {
 	var c step.Common
 	c.Register(fs)
 	dataset := fs.String("dataset", "fashion-mnist", "data set of the supernet: fashion-mnist or cifar10")
+	stage := fs.Int("stage", -1, "the last shrinking stage (required): its pruned space is searched under its supernet")
 	usage(fs, "search", "Searches the shrunk space for the best child under the supernet's weights.")
 	if err := step.Parse(fs, args); err != nil {
 		return err
 	}
-	j, err := newJob(ctx, "search", c, fs, func(*job) error { return checkDataset(*dataset) })
+	j, err := newJob(ctx, "search", c, fs, func(*job) error {
+		// In a Check the stage is unknown: the pipeline passes it out of its recursion.
+		return errors.Join(checkDataset(*dataset),
+			check(*stage >= 0 || checking(ctx), "-stage %d: want the last shrinking stage, 0 or more (required)", *stage))
+	})
 	if err != nil {
 		return err
 	}
 	sp := j.sp
-	last, err := j.lastStage(ctx)
-	if err != nil {
-		return err
-	}
+	last := *stage
 	shrunk, err := j.readSpace(ctx, sp, last+1)
 	if err != nil {
 		return err
@@ -129,29 +130,6 @@ func bestOf(sp space.Space, rows []schema.Candidate) (string, error) {
 		return "", fmt.Errorf("candidate %d: %w", rows[best].ID, err)
 	}
 	return sp.Format(c), nil
-}
-
-// lastStage returns the last stage with a pruned space in the run.
-func (j *job) lastStage(ctx context.Context) (int, error) {
-	infos, err := j.st.List(ctx, "stage-")
-	if err != nil {
-		return 0, fmt.Errorf("list stages of %s: %w", j.common.Run, err)
-	}
-	var stages []int
-	for _, in := range infos {
-		dir, file, ok := strings.Cut(in.Key, "/")
-		if !ok || file != "space.parquet" {
-			continue
-		}
-		if n, err := strconv.Atoi(strings.TrimPrefix(dir, "stage-")); err == nil {
-			stages = append(stages, n)
-		}
-	}
-	if len(stages) == 0 {
-		return 0, fmt.Errorf("run %s has no pruned stage (no stage-N/space.parquet): run the shrinking stages first", j.common.Run)
-	}
-	sort.Ints(stages)
-	return stages[len(stages)-1], nil
 }
 
 // loadNet returns a network of the run's shape holding a checkpoint's weights and BN statistics.

@@ -43,6 +43,9 @@ func TrainSupernet(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *stage == 0 && j.cfg.BaseEpoch > *epochs {
+		return fmt.Errorf("config base_epoch = %d: stage 0 trains only -epochs %d, so its weights after epoch %d never exist", j.cfg.BaseEpoch, *epochs, j.cfg.BaseEpoch)
+	}
 	sp := j.sp
 	shrunk, err := j.readSpace(ctx, sp, *stage)
 	if err != nil {
@@ -76,8 +79,9 @@ func TrainSupernet(ctx context.Context, args []string) error {
 	}
 	var t *train.Trainer
 	if prev == nil {
-		t, err = train.NewTrainer(net, d.train, sampler, opts)
-		base = t.Net.Set()
+		if t, err = train.NewTrainer(net, d.train, sampler, opts); err == nil && j.cfg.BaseEpoch == 0 {
+			base = t.Net.Set()
+		}
 	} else {
 		t, err = train.Resume(train.Checkpoint{Weights: prev}, net, d.train, sampler, opts)
 	}
@@ -114,6 +118,10 @@ func TrainSupernet(ctx context.Context, args []string) error {
 		row := schema.Epoch{Epoch: int32(e), Steps: int64(t.State.Step), LR: lrAt(opts, t.State.Step),
 			TrainLoss: mean(losses), ValidAcc: &va}
 		epochsRows = append(epochsRows, row)
+		if prev == nil && e+1 == j.cfg.BaseEpoch {
+			base = t.Net.Set()
+			j.log.Info("base weights taken", "after_epoch", e+1)
+		}
 		j.log.Info("epoch", "stage", *stage, "epoch", e, "train_loss", row.TrainLoss, "valid_acc_probe_children", va, "seconds", time.Since(start).Seconds())
 	}
 	prog.Done()
@@ -197,9 +205,11 @@ func params(ck param.Set) param.Set {
 func (j *job) sampler(sp space.Space, s space.Shrunk, seed uint64) (train.Sampler, error) {
 	var smp space.Sampler
 	var err error
-	switch j.cfg.Sampling {
+	switch j.cfg.sampling() {
 	case "fair":
 		smp, err = space.NewFair(sp, s, seed)
+	case "per-cell":
+		smp, err = space.NewPerCell(s, 3*j.cfg.Cells, seed)
 	default:
 		smp, err = space.NewUniform(sp, s, seed)
 	}

@@ -200,3 +200,37 @@ func (o Oracle) Name() string { return "nb201-" + string(o.Dataset) }
 
 // Child returns the accuracy of c; it fails when c is not in the table.
 func (o Oracle) Child(c space.Child) (float64, error) { return o.Table.Accuracy(c, o.Dataset) }
+
+// OpScores returns the ground-truth score of every op that s allows, on data set d: the mean test
+// accuracy of the children of s that hold it (the operator ranking of the ABS paper's Fig. 7). Each
+// OpScore's Samples is the number of those children. Every child of s must be in the table.
+func (t *Table) OpScores(s space.Shrunk, d Dataset) ([]score.OpScore, error) {
+	sp := space.NB201{}
+	if err := space.Validate(sp, s); err != nil {
+		return nil, fmt.Errorf("nb201 op scores: %w", err)
+	}
+	var sum [6][5]float64
+	var n [6][5]int
+	var err error
+	sp.Enumerate(s, func(c space.Child) bool {
+		var a float64
+		if a, err = t.Accuracy(c, d); err != nil {
+			return false
+		}
+		for e, op := range c {
+			sum[e][op] += a
+			n[e][op]++
+		}
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nb201 op scores: %w", err)
+	}
+	var out []score.OpScore
+	for e, ops := range s.Allowed {
+		for _, op := range ops {
+			out = append(out, score.OpScore{Point: e, Op: op, Score: sum[e][op] / float64(n[e][op]), Samples: n[e][op]})
+		}
+	}
+	return out, nil
+}

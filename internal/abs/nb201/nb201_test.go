@@ -154,3 +154,44 @@ func TestCrossDatasetKendall(t *testing.T) {
 		}
 	}
 }
+
+// TestOpScores checks the ground-truth operator scores on the shared table against a direct
+// average over its rows, for the full space and a shrunk one, and the error for a child the table
+// lacks.
+func TestOpScores(t *testing.T) {
+	tab := Shared(t)
+	shrunk := space.Shrunk{Allowed: [][]int{{1, 3}, {0, 2, 3}, {1}, {0, 1, 2, 3, 4}, {3, 4}, {2}}}
+	for _, s := range []space.Shrunk{space.NB201{}.Full(), shrunk} {
+		got, err := tab.OpScores(s, CIFAR100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := s.NumOps(); len(got) != want {
+			t.Fatalf("%d scores, want %d", len(got), want)
+		}
+		for _, o := range got {
+			var sum float64
+			var n int
+			for _, e := range tab.Entries() {
+				in := e.Child[o.Point] == o.Op
+				for p, op := range e.Child {
+					in = in && s.Has(p, op)
+				}
+				if in {
+					sum += e.Accuracy[1]
+					n++
+				}
+			}
+			if n != o.Samples || math.Abs(sum/float64(n)-o.Score) > 1e-9 {
+				t.Errorf("edge %d op %d: score %v over %d, want %v over %d", o.Point, o.Op, o.Score, o.Samples, sum/float64(n), n)
+			}
+		}
+	}
+	small, err := Read(strings.NewReader(head + row0 + row1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := small.OpScores(shrunk, CIFAR10); err == nil || !strings.Contains(err.Error(), "not in the table") {
+		t.Errorf("OpScores over children the table lacks: %v, want an error saying so", err)
+	}
+}

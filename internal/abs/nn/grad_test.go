@@ -138,14 +138,15 @@ func TestGradConv(t *testing.T) {
 }
 
 // TestGradNet checks the gradient of the cross-entropy of whole small networks with respect to
-// every parameter, for children that use every op type, one with pruned edges, and the skip-only
-// child.
+// every parameter, for children that use every op type, one with pruned edges, the skip-only
+// child, and a per-cell child whose three cells differ.
 func TestGradNet(t *testing.T) {
 	cfg := Config{C: 2, N: 1, InC: 1, H: 8, W: 8, Classes: 3}
 	archs := [][]int{
 		{3, 2, 4, 1, 3, 2}, // every op type
 		{0, 3, 4, 0, 2, 1}, // node 1 unused: edges 2 and 4 are dead
 		{1, 1, 1, 1, 1, 1},
+		{2, 0, 3, 4, 0, 1 /* cell 1 */, 3, 3, 0, 0, 2, 4 /* cell 2 */, 1, 2, 2, 0, 0, 3}, // per cell
 	}
 	for _, arch := range archs {
 		net, err := New(cfg, tensor.Float64, KaimingNormal, 7)

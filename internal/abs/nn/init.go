@@ -7,8 +7,10 @@ import (
 	"strings"
 )
 
-// Init selects how convolution and linear weights are initialised. Batch-norm scales start at 1;
-// batch-norm shifts and the classifier bias at 0.
+// Init selects how convolution and linear weights are initialised. Batch-norm scales start at 1 and
+// batch-norm shifts at 0 under every rule; the classifier bias at 0 unless the rule says otherwise.
+// fan_in is C_in·k·k for a convolution (k·k for a depthwise one) and the input width for a linear
+// layer; fan_out is C_out·k·k, or the output width.
 type Init int
 
 const (
@@ -20,19 +22,38 @@ const (
 	// Orthogonal sets the weight, flattened to C_out rows, to a random matrix with orthonormal rows
 	// (or columns, when there are more rows than columns) (Saxe et al. 2014), gain 1.
 	Orthogonal
+	// PyTorch is PyTorch's default initialisation of Conv2d and Linear, which the ABS authors' NB201
+	// code keeps: weights w ~ U(−a, a) with a = 1/√fan_in (kaiming_uniform_ with a = √5), and a
+	// linear bias b ~ U(−a, a) with the same a.
+	PyTorch
+	// DARTS is the initialisation of the ABS authors' DARTS code: convolutions w ~ U(−a, a) with
+	// a = √(6/fan_in) (kaiming_uniform_), linear weights w ~ N(0, 0.01²), linear bias 0.
+	DARTS
+	// Mobile is the initialisation of the MobileNet-like supernets of SPOS, ProxylessNAS and
+	// FairNAS: convolutions w ~ N(0, 2/fan_out) with fan_out = k²·C_out, depthwise ones included;
+	// linear layers as PyTorch.
+	Mobile
 )
 
-// ParseInit returns the Init named "kaiming", "xavier" or "orthogonal".
-func ParseInit(s string) (Init, error) {
-	switch s {
-	case "kaiming":
-		return KaimingNormal, nil
-	case "xavier":
-		return XavierUniform, nil
-	case "orthogonal":
-		return Orthogonal, nil
+// initNames are the names ParseInit accepts, by Init.
+var initNames = [...]string{KaimingNormal: "kaiming", XavierUniform: "xavier", Orthogonal: "orthogonal", PyTorch: "pytorch", DARTS: "darts", Mobile: "mobile"}
+
+// String returns the name ParseInit accepts for i.
+func (i Init) String() string {
+	if i < 0 || int(i) >= len(initNames) {
+		return fmt.Sprintf("Init(%d)", int(i))
 	}
-	return 0, fmt.Errorf("init %q, want kaiming, xavier or orthogonal", s)
+	return initNames[i]
+}
+
+// ParseInit returns the Init named "kaiming", "xavier", "orthogonal", "pytorch", "darts" or "mobile".
+func ParseInit(s string) (Init, error) {
+	for i, name := range initNames {
+		if s == name {
+			return Init(i), nil
+		}
+	}
+	return 0, fmt.Errorf("init %q, want one of %s", s, strings.Join(initNames[:], ", "))
 }
 
 // Random streams: each use of randomness draws from its own PCG stream of the seed.
@@ -42,17 +63,22 @@ const (
 
 func newRand(seed, stream uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, stream)) }
 
-// initValues returns the initial values of the parameter name with the given shape.
-func initValues(init Init, name string, shape []int, rng *rand.Rand) []float64 {
+// initValues returns the initial values of the parameter name with the given shape. shapes holds
+// every parameter's shape, so that a linear layer's bias can find its weight's fan_in.
+func initValues(init Init, name string, shape []int, shapes map[string][]int, rng *rand.Rand) []float64 {
 	size := 1
 	for _, s := range shape {
 		size *= s
 	}
 	v := make([]float64, size)
-	switch {
-	case strings.HasSuffix(name, ".bias"):
+	if prefix, ok := strings.CutSuffix(name, ".bias"); ok {
+		w := shapes[prefix+".weight"]
+		if len(w) == 2 && (init == PyTorch || init == Mobile) { // a linear layer's bias
+			uniform(v, 1/math.Sqrt(float64(w[1])), rng)
+		}
 		return v
-	case strings.HasSuffix(name, ".weight") && len(shape) == 1: // batch-norm scale
+	}
+	if strings.HasSuffix(name, ".weight") && len(shape) == 1 { // batch-norm scale
 		for i := range v {
 			v[i] = 1
 		}
@@ -66,19 +92,43 @@ func initValues(init Init, name string, shape []int, rng *rand.Rand) []float64 {
 	}
 	switch init {
 	case KaimingNormal:
-		std := math.Sqrt(2 / float64(fanIn))
-		for i := range v {
-			v[i] = rng.NormFloat64() * std
-		}
+		normal(v, math.Sqrt(2/float64(fanIn)), rng)
 	case XavierUniform:
-		a := math.Sqrt(6 / float64(fanIn+fanOut))
-		for i := range v {
-			v[i] = (2*rng.Float64() - 1) * a
-		}
+		uniform(v, math.Sqrt(6/float64(fanIn+fanOut)), rng)
 	case Orthogonal:
 		orthogonal(v, rows, cols, rng)
+	case PyTorch:
+		uniform(v, 1/math.Sqrt(float64(fanIn)), rng)
+	case DARTS:
+		if len(shape) == 2 {
+			normal(v, 0.01, rng)
+		} else {
+			uniform(v, math.Sqrt(6/float64(fanIn)), rng)
+		}
+	case Mobile:
+		if len(shape) == 2 {
+			uniform(v, 1/math.Sqrt(float64(fanIn)), rng)
+		} else {
+			normal(v, math.Sqrt(2/float64(fanOut)), rng)
+		}
+	default:
+		panic(fmt.Sprintf("nn: unknown %v", init)) // ParseInit returns only the rules above
 	}
 	return v
+}
+
+// uniform fills v with draws from U(−a, a).
+func uniform(v []float64, a float64, rng *rand.Rand) {
+	for i := range v {
+		v[i] = (2*rng.Float64() - 1) * a
+	}
+}
+
+// normal fills v with draws from N(0, std²).
+func normal(v []float64, std float64, rng *rand.Rand) {
+	for i := range v {
+		v[i] = rng.NormFloat64() * std
+	}
 }
 
 // orthogonal fills the rows×cols matrix m (row-major) with a random matrix whose rows are

@@ -178,16 +178,7 @@ func New(cfg Config, dt tensor.Dtype, init Init, seed uint64) (*Net, error) {
 	shapes["classifier.weight"] = []int{cfg.Classes, 4 * C}
 	shapes["classifier.bias"] = []int{cfg.Classes}
 
-	names := make([]string, 0, len(shapes))
-	for name := range shapes {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	rng := newRand(seed, streamInit)
-	for _, name := range names {
-		v := initValues(init, name, shapes[name], rng)
-		n.Params[name] = newParam(dt, shapes[name], v)
-	}
+	n.Params = initParams(shapes, dt, init, seed)
 	return n, nil
 }
 
@@ -202,10 +193,45 @@ func newParam(dt tensor.Dtype, shape []int, v []float64) *tensor.Dense {
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(f))
 }
 
+// cells returns the number of searchable cells, 3N.
+func (c Config) cells() int { return 3 * c.N }
+
+// cellArchs splits child arch into one architecture per searchable cell, with its live edges: arch
+// is either 6 op codes used by every cell, or 6 codes per cell, cell by cell (per-cell sampling,
+// space.PerCell). A cell whose output is disconnected from its input is an error wrapping
+// ErrDisconnected.
+func (n *Net) cellArchs(arch []int) ([][]int, [][Edges]bool, error) {
+	cells := n.Config.cells()
+	if len(arch) != Edges && len(arch) != Edges*cells {
+		return nil, nil, fmt.Errorf("arch has %d ops, want %d (one cell for all) or %d (%d cells)", len(arch), Edges, Edges*cells, cells)
+	}
+	archs := make([][]int, cells)
+	lives := make([][Edges]bool, cells)
+	for c := range archs {
+		a := arch
+		if len(arch) > Edges {
+			a = arch[Edges*c : Edges*(c+1)]
+		}
+		if c > 0 && len(arch) == Edges {
+			archs[c], lives[c] = archs[0], lives[0]
+			continue
+		}
+		live, err := Live(a)
+		if err != nil {
+			if len(arch) > Edges {
+				err = fmt.Errorf("cell %d: %w", c, err)
+			}
+			return nil, nil, err
+		}
+		archs[c], lives[c] = a, live
+	}
+	return archs, lives, nil
+}
+
 // ChildParams returns the names of the parameters that child arch uses, in sorted order: the fixed
 // parameters and the convolutions on its live edges.
 func (n *Net) ChildParams(arch []int) ([]string, error) {
-	live, err := Live(arch)
+	archs, lives, err := n.cellArchs(arch)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +240,7 @@ func (n *Net) ChildParams(arch []int) ([]string, error) {
 		var cell, e int
 		var op string
 		if k, _ := fmt.Sscanf(name, "cell%d.edge%d.%s", &cell, &e, &op); k == 3 {
-			if !live[e] || op != Ops[arch[e]]+".conv" {
+			if !lives[cell][e] || op != Ops[archs[cell][e]]+".conv" {
 				continue
 			}
 		}
@@ -238,13 +264,14 @@ type Graph struct {
 	Params map[string]*gorgonia.Node
 }
 
-// Graph builds a fresh graph of child arch (the same 6 op codes in every cell) over the shared
+// Graph builds a fresh graph of child arch (6 op codes used by every cell, or 6 per cell; see
+// cellArchs) over the shared
 // weights for the batch x (B×InC×H×W, of the net's dtype). With labels it adds the loss. Batch
 // norms run in mode and read and update the running statistics in stats (usually n.Stats; a copy
 // for Re-BN). Edges that do not contribute to the output are left out, so every parameter node
 // reaches the logits; an arch whose output is disconnected is an error.
 func (n *Net) Graph(arch []int, x *tensor.Dense, labels []int, mode BNMode, stats map[string]*Stats) (*Graph, error) {
-	live, err := Live(arch)
+	archs, lives, err := n.cellArchs(arch)
 	if err != nil {
 		return nil, err
 	}
@@ -264,7 +291,7 @@ func (n *Net) Graph(arch []int, x *tensor.Dense, labels []int, mode BNMode, stat
 			h = b.reduce(h, fmt.Sprintf("reduce%d", stage))
 		}
 		for i := 0; i < cfg.N; i++ {
-			h = b.cell(h, cell, arch, live)
+			h = b.cell(h, cell, archs[cell], lives[cell])
 			cell++
 		}
 	}

@@ -3,7 +3,9 @@ package nn
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"gorgonia.org/gorgonia"
@@ -141,6 +143,61 @@ func TestChildParamsAndNames(t *testing.T) {
 	if _, err := New(Config{C: 2, N: 1, InC: 1, H: 6, W: 8, Classes: 4}, tensor.Float32, KaimingNormal, 1); err == nil {
 		t.Errorf("New accepted H = 6")
 	}
+	// A per-cell child: 6 codes for each of the 6 cells; cell 4 takes nor_conv_3x3 on edge 0 and
+	// its node 1 feeds node 3, the other cells are skip-only.
+	per := slices.Repeat([]int{1, 1, 1, 1, 1, 1}, 6)
+	copy(per[24:30], []int{3, 0, 0, 0, 1, 0})
+	names, err = net.ChildParams(per)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells = cells[:0]
+	for _, n := range names {
+		if n[:4] == "cell" {
+			cells = append(cells, n)
+		}
+	}
+	if want := []string{"cell4.edge0.nor_conv_3x3.conv"}; !slices.Equal(cells, want) {
+		t.Errorf("per-cell child: cell params %v, want %v", cells, want)
+	}
+	per[30] = 0 // cell 5, edge 1←0: none
+	copy(per[30:36], []int{0, 0, 1, 0, 1, 0})
+	if err := net.Check(per); !errors.Is(err, ErrDisconnected) || !strings.Contains(err.Error(), "cell 5") {
+		t.Errorf("Check of a child with cell 5 disconnected: %v, want ErrDisconnected naming cell 5", err)
+	}
+	if err := net.Check(per[:12]); err == nil {
+		t.Errorf("Check accepted 12 codes for 6 cells")
+	}
+}
+
+// TestPerCellChildOfEqualCells checks that a per-cell child whose cells are all alike computes what
+// the same 6 codes for every cell compute, bit for bit.
+func TestPerCellChildOfEqualCells(t *testing.T) {
+	net, err := New(Config{C: 2, N: 1, InC: 1, H: 8, W: 8, Classes: 3}, tensor.Float32, PyTorch, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	x := randDense(rng, 2, 1, 8, 8)
+	xf := tensor.New(tensor.WithShape(2, 1, 8, 8), tensor.WithBacking(func() []float32 {
+		f := make([]float32, 128)
+		for i, v := range x.Data().([]float64) {
+			f[i] = float32(v)
+		}
+		return f
+	}()))
+	arch := []int{3, 2, 4, 1, 3, 2}
+	a, err := net.Logits(arch, xf, BNTrain, CloneStats(net.Stats))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := net.Logits(slices.Repeat(arch, 3), xf, BNTrain, CloneStats(net.Stats))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(a, b) {
+		t.Errorf("logits %v (one arch for all cells), %v (per cell, all equal)", a, b)
+	}
 }
 
 func TestSetLoadRoundTrip(t *testing.T) {
@@ -174,11 +231,11 @@ func TestInit(t *testing.T) {
 		}
 		return math.Sqrt(s / float64(len(v)))
 	}
-	k := initValues(KaimingNormal, "c.conv", shape, newRand(1, 1))
+	k := initValues(KaimingNormal, "c.conv", shape, nil, newRand(1, 1))
 	if got, want := std(k), math.Sqrt(2.0/288); math.Abs(got-want) > 0.03*want {
 		t.Errorf("kaiming std %v, want %v", got, want)
 	}
-	x := initValues(XavierUniform, "c.conv", shape, newRand(1, 1))
+	x := initValues(XavierUniform, "c.conv", shape, nil, newRand(1, 1))
 	a := math.Sqrt(6.0 / 864)
 	if got, want := std(x), a/math.Sqrt(3); math.Abs(got-want) > 0.03*want {
 		t.Errorf("xavier std %v, want %v", got, want)
@@ -189,7 +246,7 @@ func TestInit(t *testing.T) {
 		}
 	}
 	for _, sh := range [][]int{{64, 32, 3, 3}, {10, 4}} { // more columns; more rows than columns
-		o := initValues(Orthogonal, "c.weight", sh, newRand(1, 1))
+		o := initValues(Orthogonal, "c.weight", sh, nil, newRand(1, 1))
 		rows := sh[0]
 		cols := len(o) / rows
 		r, c := rows, cols
@@ -214,7 +271,7 @@ func TestInit(t *testing.T) {
 			}
 		}
 	}
-	if v := initValues(Orthogonal, "stem.bn.weight", []int{4}, newRand(1, 1)); !slices.Equal(v, []float64{1, 1, 1, 1}) {
+	if v := initValues(Orthogonal, "stem.bn.weight", []int{4}, nil, newRand(1, 1)); !slices.Equal(v, []float64{1, 1, 1, 1}) {
 		t.Errorf("bn scale init %v, want ones", v)
 	}
 }

@@ -50,9 +50,10 @@ func (c Config) Build(dt tensor.Dtype, init Init, seed uint64) (Supernet, error)
 	return New(c, dt, init, seed)
 }
 
-// Check returns the error of Live.
+// Check returns an error unless arch is 6 op codes for every cell or 6 per cell, with every cell
+// connected (see cellArchs).
 func (n *Net) Check(arch []int) error {
-	_, err := Live(arch)
+	_, _, err := n.cellArchs(arch)
 	return err
 }
 
@@ -100,7 +101,7 @@ func initParams(shapes map[string][]int, dt tensor.Dtype, init Init, seed uint64
 	rng := newRand(seed, streamInit)
 	params := make(map[string]*tensor.Dense, len(names))
 	for _, name := range names {
-		params[name] = newParam(dt, shapes[name], initValues(init, name, shapes[name], rng))
+		params[name] = newParam(dt, shapes[name], initValues(init, name, shapes[name], shapes, rng))
 	}
 	return params
 }

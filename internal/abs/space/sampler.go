@@ -3,6 +3,7 @@ package space
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 )
 
 // Sampler yields the children a single-path supernet trains on, one per step.
@@ -132,4 +133,66 @@ func (f *Fair) newRound() {
 		}
 	}
 	f.next = 0
+}
+
+// PerCell samples NB201 supernet paths the way the NB201 authors' search cell does in forward_urs,
+// the sampling the ABS authors trained their NB201 supernet with: every cell of the network draws
+// its own ops at every step. Within a cell, node i = 1, 2, 3 draws one allowed op uniformly for
+// each incoming edge (i←0 … i←i−1) and draws them all again while every one of them is `none`, so
+// edge 1←0 is never `none` and every node depends on the input. A node whose incoming edges allow
+// nothing but `none` keeps `none` on all of them (the authors' code would loop forever there).
+// Next returns the cells' children concatenated: 6 op codes per cell, cell by cell.
+//
+// The probability of an op therefore differs from uniform: on the full space, P(none) on an edge
+// into node 2 is 4/24 and every other op 5/24; into node 3, 24/124 and 25/124.
+type PerCell struct {
+	s     Shrunk
+	cells int
+	r     *rand.Rand
+}
+
+// NewPerCell returns a per-cell sampler over the shrunk NB201 space s for a network of cells
+// searchable cells, seeded with seed.
+func NewPerCell(s Shrunk, cells int, seed uint64) (*PerCell, error) {
+	if err := Validate(NB201{}, s); err != nil {
+		return nil, fmt.Errorf("per-cell sampler: %w", err)
+	}
+	if cells < 1 {
+		return nil, fmt.Errorf("per-cell sampler: %d cells, want ≥ 1", cells)
+	}
+	return &PerCell{s: s.Clone(), cells: cells, r: NewRand(seed)}, nil
+}
+
+// Cells returns the number of cells each child spans.
+func (p *PerCell) Cells() int { return p.cells }
+
+// nb201NodeEdges lists, per node 1..3, the range [first, last) of its incoming edges in NB201Edges.
+var nb201NodeEdges = [3][2]int{{0, 1}, {1, 3}, {3, 6}}
+
+// Next returns the ops of every cell, 6 per cell.
+func (p *PerCell) Next() Child {
+	c := make(Child, 0, 6*p.cells)
+	for cell := 0; cell < p.cells; cell++ {
+		for _, ed := range nb201NodeEdges {
+			canLive := false
+			for e := ed[0]; e < ed[1]; e++ {
+				canLive = canLive || slices.ContainsFunc(p.s.Allowed[e], func(op int) bool { return op != NB201None })
+			}
+			start := len(c)
+			for {
+				c = c[:start]
+				live := false
+				for e := ed[0]; e < ed[1]; e++ {
+					a := p.s.Allowed[e]
+					op := a[p.r.IntN(len(a))]
+					c = append(c, op)
+					live = live || op != NB201None
+				}
+				if live || !canLive {
+					break
+				}
+			}
+		}
+	}
+	return c
 }

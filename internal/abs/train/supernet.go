@@ -34,6 +34,12 @@ type Options struct {
 	Momentum, WeightDecay float64
 	// Init selects the weight initialisation.
 	Init nn.Init
+	// IdleUpdates keeps updating every parameter that an earlier step trained on the steps whose
+	// child does not use it, with a zero gradient: weight decay and momentum still move it. This is
+	// what PyTorch 1.x does after zero_grad() (gradients zeroed, not dropped) and so what the ABS
+	// authors' NB201 supernet training did; their DARTS code drops all-zero gradients, which is
+	// IdleUpdates false (a parameter is touched only by the steps that use it).
+	IdleUpdates bool
 	// Seed drives initialisation and the batch order.
 	Seed uint64
 }
@@ -91,7 +97,8 @@ type Trainer struct {
 	set    *data.Set
 	loader *data.Loader
 	sample Sampler
-	used   map[string]bool // parameters some step has updated
+	used   map[string]bool          // parameters some step has updated
+	zeros  map[string]*tensor.Dense // zero gradients of idle parameters (Options.IdleUpdates)
 }
 
 // NewTrainer returns a trainer of a freshly initialised network of shape cfg (nn.Config for NB201,
@@ -153,6 +160,9 @@ func (t *Trainer) Step() ([]int, float64, error) {
 		return nil, 0, fmt.Errorf("train step %d: %w", t.State.Step+1, err)
 	}
 	lr := nn.Cosine(t.Opts.LR, t.Opts.LRMin, t.State.Step, t.Opts.Steps)
+	if t.Opts.IdleUpdates {
+		grads = t.withIdle(grads)
+	}
 	if err := t.Opt.Step(lr, t.Net.Weights(), grads); err != nil {
 		return nil, 0, fmt.Errorf("train step %d: %w", t.State.Step+1, err)
 	}
@@ -164,6 +174,34 @@ func (t *Trainer) Step() ([]int, float64, error) {
 	}
 	t.State.Step++
 	return arch, loss, nil
+}
+
+// withIdle returns grads plus a zero gradient for every parameter that has a momentum buffer (an
+// earlier step updated it, in this run or before the checkpoint it resumed from) but no gradient
+// in grads. The zero tensors are shared across steps: SGD only reads gradients.
+func (t *Trainer) withIdle(grads map[string]*tensor.Dense) map[string]*tensor.Dense {
+	if len(t.Opt.Buffers) == 0 {
+		return grads
+	}
+	all := make(map[string]*tensor.Dense, len(t.Opt.Buffers))
+	for name, g := range grads {
+		all[name] = g
+	}
+	for name, b := range t.Opt.Buffers {
+		if all[name] != nil {
+			continue
+		}
+		z := t.zeros[name]
+		if z == nil {
+			if t.zeros == nil {
+				t.zeros = map[string]*tensor.Dense{}
+			}
+			z = tensor.New(tensor.Of(b.Dtype()), tensor.WithShape(b.Shape()...))
+			t.zeros[name] = z
+		}
+		all[name] = z
+	}
+	return all
 }
 
 // Run trains until step n (or the end of the run, if sooner) and returns the losses of the steps it

@@ -55,6 +55,17 @@ func uniform(t testing.TB, seed uint64) Sampler {
 	return func() []int { return u.Next() }
 }
 
+// perCell returns the authors' per-cell sampler over the full NB201 space for the 3 cells of
+// fashionConfig.
+func perCell(t testing.TB, seed uint64) Sampler {
+	t.Helper()
+	p, err := space.NewPerCell(space.NB201{}.Full(), 3, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func() []int { return p.Next() }
+}
+
 func fair(t testing.TB, seed uint64) Sampler {
 	t.Helper()
 	sp := space.NB201{}
@@ -107,13 +118,30 @@ func TestSupernetDeterministic(t *testing.T) {
 	if equalSets(a.Weights, f1.Weights) {
 		t.Errorf("uniform and fair runs are identical")
 	}
+	p1, p2 := run(1, perCell), run(1, perCell)
+	if !equalSets(p1.Weights, p2.Weights) {
+		t.Errorf("two per-cell runs with seed 1 differ")
+	}
+	if equalSets(a.Weights, p1.Weights) {
+		t.Errorf("uniform and per-cell runs are identical")
+	}
 }
 
+// TestResume checks that a run resumed from a checkpoint is bit-identical to the uninterrupted
+// run, with whole-net sampling, and with per-cell sampling plus idle updates (whose set of idle
+// parameters must survive the checkpoint).
 func TestResume(t *testing.T) {
+	t.Run("whole-net", func(t *testing.T) { testResume(t, uniform, false) })
+	t.Run("per-cell-idle", func(t *testing.T) { testResume(t, perCell, true) })
+}
+
+func testResume(t *testing.T, sampler func(testing.TB, uint64) Sampler, idle bool) {
+	uniform := sampler
 	train, _ := fashion(t)
 	small := train.Sample(40, 2) // 16-image batches: an epoch ends every 3 batches
 	opts := Defaults(10, 3)
 	opts.Batch = 16
+	opts.IdleUpdates = idle
 	cfg := fashionConfig(4)
 	full, err := NewTrainer(cfg, small, uniform(t, 3), opts)
 	if err != nil {
@@ -163,6 +191,51 @@ func TestResume(t *testing.T) {
 		}
 		if _, err := Resume(bad, cfg, small, uniform(t, 3), opts); err == nil {
 			t.Errorf("Resume accepted a checkpoint with a bad %s", drop)
+		}
+	}
+}
+
+// TestIdleUpdates trains one child, then a second that does not use a convolution of the first,
+// and checks that convolution by hand: without idle updates it stays as step 1 left it; with them
+// it moves by SGD with a zero gradient, g = λ·w, b ← μ·b + g, w ← w − η·(g + μ·b), with b the
+// momentum buffer after step 1 and η the cosine rate of step 2.
+func TestIdleUpdates(t *testing.T) {
+	train, _ := fashion(t)
+	small := train.Sample(32, 5)
+	archs := [][]int{{3, 0, 0, 0, 1, 0}, {2, 0, 0, 0, 1, 0}} // edge 0: nor_conv_3x3, then nor_conv_1x1
+	const name = "cell1.edge0.nor_conv_3x3.conv"
+	for _, idle := range []bool{false, true} {
+		opts := Defaults(2, 5)
+		opts.Batch = 16
+		opts.IdleUpdates = idle
+		i := 0
+		tr, err := NewTrainer(fashionConfig(4), small, func() []int { i++; return archs[i-1] }, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tr.Run(context.Background(), 1); err != nil {
+			t.Fatal(err)
+		}
+		ck := tr.Checkpoint()
+		w1, b1 := ck.Weights[name].Data, ck.Weights["momentum."+name].Data
+		if _, err := tr.Run(context.Background(), 2); err != nil {
+			t.Fatal(err)
+		}
+		w2 := tr.Checkpoint().Weights[name].Data
+		lr, mu, wd := float32(nn.Cosine(opts.LR, opts.LRMin, 1, 2)), float32(opts.Momentum), float32(opts.WeightDecay)
+		for k := range w1 {
+			want := w1[k]
+			if idle {
+				g := wd * w1[k]
+				b := mu*b1[k] + g
+				want = w1[k] - lr*(g+mu*b)
+			}
+			if d := w2[k] - want; d > 1e-7 || d < -1e-7 {
+				t.Fatalf("idle %v: %s[%d] = %v after step 2, want %v", idle, name, k, w2[k], want)
+			}
+		}
+		if idle && slices.Equal(w1, w2) {
+			t.Errorf("idle updates left %s unchanged", name)
 		}
 	}
 }
