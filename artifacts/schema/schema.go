@@ -262,6 +262,7 @@ func (o Object) Input() Input { return Input{Key: o.Key, SHA256: o.SHA256} }
 // computed while writing.
 func (k *Kind[R]) Put(ctx context.Context, st store.Store, key string, meta Meta, rows []R) (Object, error) {
 	url := st.URL(key)
+	meta.Key = key
 	pr, pw := io.Pipe()
 	h := sha256.New()
 	cw := &countWriter{w: io.MultiWriter(pw, h)}
@@ -287,7 +288,8 @@ func (k *Kind[R]) Put(ctx context.Context, st store.Store, key string, meta Meta
 	return Object{Key: key, URL: url, Size: cw.n, SHA256: hex.EncodeToString(h.Sum(nil)), Meta: meta}, nil
 }
 
-// Get reads the artifact at key in st and returns its rows and the stored Object.
+// Get reads the artifact at key in st and returns its rows and the stored Object. A file that Put
+// wrote to another key is refused, even of the same schema.
 func (k *Kind[R]) Get(ctx context.Context, st store.Store, key string) ([]R, Object, error) {
 	data, obj, err := Fetch(ctx, st, key)
 	if err != nil {
@@ -295,6 +297,9 @@ func (k *Kind[R]) Get(ctx context.Context, st store.Store, key string) ([]R, Obj
 	}
 	rows, meta, err := k.Read(data, obj.URL)
 	obj.Meta = meta
+	if err == nil && meta.Key != key {
+		return nil, obj, fmt.Errorf("read %s: the file was written as %q, not as %s: a wrong-kind or copied file", obj.URL, meta.Key, key)
+	}
 	return rows, obj, err
 }
 

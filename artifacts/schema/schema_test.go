@@ -475,3 +475,30 @@ func TestWriteRefusesNonFinite(t *testing.T) {
 		t.Errorf("NaN score (no samples): %v", err)
 	}
 }
+
+// TestGetRefusesCopiedFile copies a decisions file (schema scores) over a scores file: the schema
+// is right, but Get refuses it by the key it was written to.
+func TestGetRefusesCopiedFile(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := file.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Scores.Put(ctx, st, "stage-0/decisions.parquet", testMeta("prune"), []OpScore{{Op: "none", Score: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "stage-0", "decisions.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(ctx, "stage-0/scores.parquet", bytes.NewReader(b)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Scores.Get(ctx, st, "stage-0/scores.parquet"); err == nil || !strings.Contains(err.Error(), `written as "stage-0/decisions.parquet"`) {
+		t.Errorf("Get of a copied decisions file: %v, want an error naming the key it was written as", err)
+	}
+	if _, _, err := Scores.Get(ctx, st, "stage-0/decisions.parquet"); err != nil {
+		t.Errorf("Get of the original: %v", err)
+	}
+}

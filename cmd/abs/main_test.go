@@ -250,3 +250,24 @@ func TestRunRefusesBadParameters(t *testing.T) {
 		}
 	}
 }
+
+// TestLsMissingAndDamaged checks that abs ls fails on a path with nothing there, and still lists a
+// run whose manifest is truncated.
+func TestLsMissingAndDamaged(t *testing.T) {
+	if code, _, errOut := abs("ls", filepath.Join(t.TempDir(), "no-such-run")); code != 1 || !strings.Contains(errOut, "no objects there") {
+		t.Errorf("ls of a missing path: exit %d, stderr %q; want 1 and an error", code, errOut)
+	}
+	dir, _, _ := newRun(t)
+	p := filepath.Join(dir, "manifest.json")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b[:len(b)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := abs("ls", dir)
+	if code != 0 || !strings.Contains(out, "stage0/scores.parquet") {
+		t.Errorf("ls with a truncated manifest: exit %d, stdout %q, stderr %q; want the objects listed", code, out, errOut)
+	}
+}
