@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -116,5 +117,45 @@ func TestTrainDivergesWritesNothing(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(run); len(entries) > 0 {
 		t.Errorf("a diverged training wrote %d entries in the run", len(entries))
+	}
+}
+
+// TestRunLock checks that a step refuses a run that another live step holds, naming the holder,
+// and takes over the lock of a step that is gone (killed), then releases it.
+func TestRunLock(t *testing.T) {
+	host, _ := os.Hostname()
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		pid  int
+		want string // "" when the step gets past the lock
+	}{
+		{"held", os.Getpid(), "is locked by prune (pid "},
+		{"holder gone", gone.Process.Pid, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			run := t.TempDir()
+			lock, _ := json.Marshal(holder{Step: "prune", Host: host, PID: tc.pid})
+			if err := os.WriteFile(filepath.Join(run, lockKey), lock, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			err := ScoreOperators(context.Background(), []string{"-run", run})
+			if tc.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("score-operators on a locked run: %v, want an error containing %q", err, tc.want)
+				}
+				return
+			}
+			// Past the lock, the step fails for want of children, and releases the lock.
+			if err == nil || strings.Contains(err.Error(), "locked") {
+				t.Fatalf("score-operators: %v, want it past the lock", err)
+			}
+			if _, err := os.Stat(filepath.Join(run, lockKey)); err == nil {
+				t.Errorf("the lock is left after the step ended")
+			}
+		})
 	}
 }

@@ -36,6 +36,7 @@ func SampleChildren(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer j.unlock()
 	sp := j.sp
 	shrunk, err := j.readSpace(ctx, sp, *stage)
 	if err != nil {
@@ -178,6 +179,7 @@ func ScoreOperators(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer j.unlock()
 	sp := j.sp
 	shrunk, err := j.readSpace(ctx, sp, *stage)
 	if err != nil {

@@ -57,6 +57,7 @@ func Prune(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer j.unlock()
 	sp := j.sp
 	shrunk, err := j.readSpace(ctx, sp, *stage)
 	if err != nil {

@@ -23,6 +23,7 @@
 package stage
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,9 +32,12 @@ import (
 	"io/fs"
 	"log/slog"
 	"math/big"
+	"os"
 	"runtime/debug"
 	"slices"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/abs-nas/abs/artifacts"
 	"github.com/abs-nas/abs/artifacts/manifest"
@@ -150,7 +154,62 @@ func newJob(ctx context.Context, name string, c step.Common, fs *flag.FlagSet, c
 	if checking(ctx) {
 		return nil, errChecked
 	}
+	if err := j.lock(ctx); err != nil {
+		return nil, err
+	}
 	return j, nil
+}
+
+// lockKey is the run's lock: the step that writes the run holds it (see job.lock).
+const lockKey = "lock.json"
+
+// holder names the step holding a run's lock.
+type holder struct {
+	Step  string    `json:"step"`
+	Host  string    `json:"host"`
+	PID   int       `json:"pid"`
+	Since time.Time `json:"since"`
+}
+
+// lock takes the run's lock, so that two steps never write one run at once (the manifest is
+// read, changed and rewritten). A lock left by a killed step of this host is taken over; any
+// other is an error naming its holder. unlock releases it.
+func (j *job) lock(ctx context.Context) error {
+	host, _ := os.Hostname()
+	me, _ := json.Marshal(holder{Step: j.name, Host: host, PID: os.Getpid(), Since: time.Now().UTC()})
+	for try := 0; ; try++ {
+		err := j.st.Create(ctx, lockKey, bytes.NewReader(me))
+		if err == nil || !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		var h holder
+		data, _, rerr := schema.Fetch(ctx, j.st, lockKey)
+		if rerr == nil {
+			rerr = json.Unmarshal(data, &h)
+		}
+		if try == 0 && rerr == nil && h.Host == host && !alive(h.PID) {
+			j.log.Warn("taking over the lock of a step that is gone", "lock", j.st.URL(lockKey), "step", h.Step, "pid", h.PID)
+			if err := j.st.Delete(ctx, lockKey); err != nil {
+				return err
+			}
+			continue
+		}
+		return fmt.Errorf("run %s is locked by %s (pid %d on %s since %s): another step is writing it; if none is, delete %s",
+			j.common.Run, h.Step, h.PID, h.Host, h.Since.Format(time.RFC3339), j.st.URL(lockKey))
+	}
+}
+
+// unlock releases the run's lock, also when the step's context is canceled.
+func (j *job) unlock() {
+	if err := j.st.Delete(context.WithoutCancel(context.Background()), lockKey); err != nil {
+		j.log.Warn("release the run's lock", "error", err.Error())
+	}
+}
+
+// alive reports whether a process with pid runs on this host.
+func alive(pid int) bool {
+	p, err := os.FindProcess(pid)
+	return err == nil && p.Signal(syscall.Signal(0)) == nil
 }
 
 // probeKey is written and deleted to check that a run's store is writable.

@@ -41,6 +41,7 @@ func Search(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer j.unlock()
 	sp := j.sp
 	last := *stage
 	shrunk, err := j.readSpace(ctx, sp, last+1)
@@ -172,6 +173,7 @@ func Retrain(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer j.unlock()
 	if j.upToDate(ctx, retrainWeightsKey, retrainMetricsKey) {
 		rows, _, err := schema.Metrics.Get(ctx, j.st, retrainMetricsKey)
 		if err != nil || len(rows) == 0 || rows[len(rows)-1].TestAcc == nil {

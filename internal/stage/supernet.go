@@ -43,6 +43,7 @@ func TrainSupernet(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer j.unlock()
 	if *stage == 0 && j.cfg.BaseEpoch > *epochs {
 		return fmt.Errorf("config base_epoch = %d: stage 0 trains only -epochs %d, so its weights after epoch %d never exist", j.cfg.BaseEpoch, *epochs, j.cfg.BaseEpoch)
 	}

@@ -76,7 +76,26 @@ func (s *Store) path(key string) string {
 }
 
 // Put writes r to the object at key atomically (see the package comment).
-func (s *Store) Put(ctx context.Context, key string, r io.Reader) (err error) {
+func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
+	return s.write(ctx, key, r, os.Rename)
+}
+
+// Create writes r to the object at key unless one exists: it links the complete temporary file
+// to the key, which fails if the key exists.
+func (s *Store) Create(ctx context.Context, key string, r io.Reader) error {
+	err := s.write(ctx, key, r, func(tmp, dst string) error {
+		err := os.Link(tmp, dst)
+		os.Remove(tmp)
+		return err
+	})
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("create %s: %w", s.URL(key), fs.ErrExist)
+	}
+	return err
+}
+
+// write writes r to a temporary file in the key's directory and moves it to the key with place.
+func (s *Store) write(ctx context.Context, key string, r io.Reader, place func(tmp, dst string) error) (err error) {
 	if err := checkKey(key); err != nil {
 		return fmt.Errorf("put: %w", err)
 	}
@@ -114,7 +133,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (err error) {
 	if err = ctx.Err(); err != nil {
 		return fmt.Errorf("put %s: %w", s.URL(key), err)
 	}
-	if err = os.Rename(tmp, dst); err != nil {
+	if err = place(tmp, dst); err != nil {
 		return fmt.Errorf("put %s: %w", s.URL(key), err)
 	}
 	// Make the rename itself durable.

@@ -271,6 +271,38 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
 	return nil
 }
 
+// Create writes r to the object at key unless one exists, with a conditional PUT (If-None-Match: *,
+// which S3 answers 412 Precondition Failed for an existing key). The object is sent in one request,
+// so it must fit in a part. If a try's answer is lost and the retry finds the object, Create
+// reports it as existing.
+func (s *Store) Create(ctx context.Context, key string, r io.Reader) error {
+	if err := store.CheckKey(key); err != nil {
+		return fmt.Errorf("create: %w", err)
+	}
+	data, full, err := readPart(ctx, r, nil, int(s.partSize))
+	if err != nil {
+		return fmt.Errorf("create %s: read: %w", s.URL(key), err)
+	}
+	if full {
+		return fmt.Errorf("create %s: object larger than %d bytes", s.URL(key), s.partSize)
+	}
+	opts := minio.PutObjectOptions{}
+	opts.SetMatchETagExcept("*")
+	sum := md5Base64(data)
+	err = s.retry.do(ctx, func() error {
+		_, err := s.core.PutObject(ctx, s.bucket, s.object(key), bytes.NewReader(data), int64(len(data)), sum, "", opts)
+		return err
+	})
+	var resp minio.ErrorResponse
+	if errors.As(err, &resp) && (resp.StatusCode == http.StatusPreconditionFailed || resp.Code == "PreconditionFailed") {
+		return fmt.Errorf("create %s: %w (%v)", s.URL(key), fs.ErrExist, err)
+	}
+	if err != nil {
+		return fmt.Errorf("create %s: %w", s.URL(key), err)
+	}
+	return nil
+}
+
 // readPart reads up to size bytes from r into buf, reusing its storage and growing it as data
 // arrives (so a small object costs no full part of memory). full reports whether size bytes were
 // read, so more may follow; a short read at EOF is not an error. It checks ctx between reads, so a
