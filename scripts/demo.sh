@@ -12,7 +12,7 @@ seed=${SEED:-1}
 store=${STORE:-runs/demo-seed$seed}
 gt=${GROUND_TRUTH:-../shared/data/nb201/nats_bench_tss_test_acc.csv}
 # The demo's scale (README "The demo"); sampling and base weights as measured in docs/fidelity.md.
-config='"train":20000,"valid":1000,"test":2000,"width":8,"cells":1,"retrain_epochs":3'
+config='"train":10000,"valid":1000,"test":2000,"width":8,"cells":1,"retrain_epochs":3'
 if [ -f "$gt" ]; then
 	config="$config,\"ground_truth\":\"$(realpath "$gt")\""
 	echo "benchmark mode: ranking against the NB201 table $gt"
@@ -24,7 +24,7 @@ fi
 if [ -f "$store/manifest.json" ]; then
 	echo "$store holds an earlier demo run: its steps skip when up to date (delete the folder to start afresh)"
 fi
-bin/abs run pipelines/abs-nb201.yaml -p store="$store" -p seed="$seed" -p epochs-first=4 -p config="{$config}"
+bin/abs run pipelines/abs-nb201.yaml -p store="$store" -p seed="$seed" -p epochs-first=3 -p config="{$config}"
 bin/abs show "$store/stage-0/shrink.parquet"
 bin/abs show -n 5 "$store/retrain/metrics.parquet"
 if [ -n "$gt" ]; then
