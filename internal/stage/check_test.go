@@ -159,3 +159,53 @@ func TestRunLock(t *testing.T) {
 		})
 	}
 }
+
+// TestPruneRecordsReset checks that prune decides the base-weight reset once and stores it in the
+// shrink record: on DARTS (112 ops) a first stage that removes 60 ops crosses the limit of 50,
+// one that removes 40 does not.
+func TestPruneRecordsReset(t *testing.T) {
+	ctx := context.Background()
+	const conf = `{"space":"darts","width":4,"cells":3}`
+	for _, tc := range []struct {
+		drop string
+		want bool
+	}{{"60", true}, {"40", false}} {
+		run := t.TempDir()
+		st, err := file.New(run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rows []schema.OpScore
+		sp, _ := spaceOf("darts")
+		for e := range sp.Points() {
+			for o, op := range sp.Ops() {
+				rows = append(rows, schema.OpScore{Edge: int32(e), Op: op.Name, Score: float64(e*10 + o), Samples: 1})
+			}
+		}
+		cfg := DefaultConfig()
+		if err := json.Unmarshal([]byte(conf), &cfg); err != nil {
+			t.Fatal(err)
+		}
+		meta, _ := json.Marshal(struct {
+			Config Config            `json:"config"`
+			Flags  map[string]string `json:"flags"`
+		}{cfg, map[string]string{}})
+		obj, err := schema.Scores.Put(ctx, st, scoresKey(0), schema.Meta{Producer: "score-operators", Seed: 1, Config: string(meta)}, rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := manifest.Record(ctx, st, obj); err != nil {
+			t.Fatal(err)
+		}
+		if err := Prune(ctx, []string{"-run", run, "-config", conf, "-policy", "global-tail", "-drop", tc.drop, "-threshold", "1"}); err != nil {
+			t.Fatal(err)
+		}
+		recs, _, err := schema.Shrink.Get(ctx, st, shrinkKey(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != 1 || recs[0].ResetBase != tc.want {
+			t.Errorf("-drop %s: shrink record %+v, want reset_base %v", tc.drop, recs, tc.want)
+		}
+	}
+}

@@ -125,7 +125,7 @@ func (j *job) writePrune(ctx context.Context, sp space.Space, stage int, left sp
 	for i, d := range st.Decisions {
 		decisions[i] = schema.OpScore{Edge: int32(d.Point), Op: sp.Ops()[d.Op].Name, Score: d.Score, Samples: int64(d.Samples), Rank: int32(d.Rank), Dropped: d.Dropped}
 	}
-	rec := schema.Stage{Stage: int32(stage), SizeBefore: sizeFloat(st.SizeBefore), SizeAfter: sizeFloat(st.SizeAfter)}
+	rec := schema.Stage{Stage: int32(stage), SizeBefore: sizeFloat(st.SizeBefore), SizeAfter: sizeFloat(st.SizeAfter), ResetBase: st.ResetBase}
 	for _, d := range st.Dropped() {
 		rec.Dropped = append(rec.Dropped, schema.DroppedOp{Edge: int32(d.Point), Op: sp.Ops()[d.Op].Name, Score: d.Score})
 	}

@@ -157,7 +157,7 @@ func (j *job) previousWeights(ctx context.Context, sp space.Space, stage int) (p
 	if prev, err = schema.SetOf(rows); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", obj.URL, err)
 	}
-	reset, err := j.resetAfter(ctx, sp, stage-1)
+	reset, err := j.resetAfter(ctx, stage-1)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -176,19 +176,18 @@ func (j *job) previousWeights(ctx context.Context, sp space.Space, stage int) (p
 	return prev, base, nil
 }
 
-// resetAfter reports whether stage was the one whose pruning first took the number of removed ops
-// over shrink.DefaultResetAfter (Algorithm 2's one-time reset of the base weights).
-func (j *job) resetAfter(ctx context.Context, sp space.Space, stage int) (bool, error) {
-	removed := func(s space.Shrunk) int { return sp.Full().NumOps() - s.NumOps() }
-	after, err := j.readSpace(ctx, sp, stage+1)
+// resetAfter reports whether the base weights are reset after stage (Algorithm 2's one-time
+// reset), as prune decided and recorded in the stage's shrink record.
+func (j *job) resetAfter(ctx context.Context, stage int) (bool, error) {
+	rows, obj, err := schema.Shrink.Get(ctx, j.st, shrinkKey(stage))
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("read shrink record of stage %d: %w", stage, err)
 	}
-	before, err := j.readSpace(ctx, sp, stage)
-	if err != nil {
-		return false, err
+	j.input(obj)
+	if len(rows) != 1 {
+		return false, fmt.Errorf("%s: %d rows, want 1", obj.URL, len(rows))
 	}
-	return removed(after) > shrink.DefaultResetAfter && removed(before) <= shrink.DefaultResetAfter, nil
+	return rows[0].ResetBase, nil
 }
 
 // params returns the trainable parameters of a checkpoint (without momentum and BN statistics).
