@@ -52,6 +52,10 @@ func EntryOf(o schema.Object) Entry {
 	}
 }
 
+// ErrCorrupt is matched (errors.Is) by Load's error for a manifest that exists but cannot be
+// decoded: not JSON, another format version, or an invalid key.
+var ErrCorrupt = errors.New("corrupt manifest")
+
 // Load reads the manifest of the run in st. A run without a manifest is an error matching
 // fs.ErrNotExist.
 func Load(ctx context.Context, st store.Store) (*Manifest, error) {
@@ -69,14 +73,14 @@ func Load(ctx context.Context, st store.Store) (*Manifest, error) {
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("load manifest %s: want a JSON manifest object: %w", url, err)
+		return nil, fmt.Errorf("load manifest %s: %w: want a JSON manifest object: %w", url, ErrCorrupt, err)
 	}
 	if m.Version != version {
-		return nil, fmt.Errorf("load manifest %s: version is %d, want %d", url, m.Version, version)
+		return nil, fmt.Errorf("load manifest %s: %w: version is %d, want %d", url, ErrCorrupt, m.Version, version)
 	}
 	for i, e := range m.Artifacts {
 		if err := store.CheckKey(e.Key); err != nil {
-			return nil, fmt.Errorf("load manifest %s: artifact %d: %w", url, i, err)
+			return nil, fmt.Errorf("load manifest %s: %w: artifact %d: %w", url, ErrCorrupt, i, err)
 		}
 	}
 	return &m, nil

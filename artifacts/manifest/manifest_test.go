@@ -146,6 +146,12 @@ func TestVerifyFindsProblems(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "stage1/scores.parquet is not in the manifest"},
+		{"temporary file of a killed write", func(t *testing.T, r *run) {
+			// No process has pid 2147483632 (above Linux's largest pid_max, 2^22), so its writer is gone.
+			if err := os.WriteFile(filepath.Join(r.dir, "stage0", ".abs-tmp-2147483632-1"), []byte("part"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "stage0/.abs-tmp-2147483632-1 was left by a killed write"},
 		{"producer", func(t *testing.T, r *run) {
 			m, err := manifest.Load(ctx, r.st)
 			if err != nil {

@@ -53,6 +53,18 @@ func Verify(ctx context.Context, st store.Store) (Report, error) {
 			r.Problems = append(r.Problems, fmt.Errorf("artifact %s is not in the manifest", st.URL(info.Key)))
 		}
 	}
+	// A store that can leave temporary files of killed writes behind (the file store) lists them.
+	if o, ok := st.(interface {
+		Orphans(context.Context) ([]string, error)
+	}); ok {
+		paths, err := o.Orphans(ctx)
+		if err != nil {
+			return r, err
+		}
+		for _, p := range paths {
+			r.Problems = append(r.Problems, fmt.Errorf("temporary file %s was left by a killed write (the next write to its folder removes it)", p))
+		}
+	}
 	return r, nil
 }
 

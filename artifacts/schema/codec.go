@@ -2,6 +2,7 @@ package schema
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 
@@ -197,4 +198,48 @@ func sameType(a, b arrow.DataType) bool {
 		}
 	}
 	return true
+}
+
+// finite reports the first NaN or ±Inf in v (a row, or a value in it) as an error naming its
+// column (col, dotted for struct fields) and row. A NaN in a column of nanOK is allowed: there it
+// means "not measured" (an operator score without samples).
+func finite(v reflect.Value, col string, row int, nanOK map[string]bool) error {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			return nil
+		}
+		return finite(v.Elem(), col, row, nanOK)
+	case reflect.Float32, reflect.Float64:
+		f := v.Float()
+		if math.IsInf(f, 0) || math.IsNaN(f) && !nanOK[col] {
+			return fmt.Errorf("row %d: column %q is %v: artifacts hold finite numbers only", row, col, f)
+		}
+	case reflect.Slice:
+		if fs, ok := v.Interface().([]float32); ok { // weights: the bulk of all values
+			for i, x := range fs {
+				if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+					return fmt.Errorf("row %d: column %q value %d is %v: artifacts hold finite numbers only", row, col, i, x)
+				}
+			}
+			return nil
+		}
+		for i := 0; i < v.Len(); i++ {
+			if err := finite(v.Index(i), col, row, nanOK); err != nil {
+				return err
+			}
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := 0; i < v.NumField(); i++ {
+			name := t.Field(i).Tag.Get("parquet")
+			if col != "" {
+				name = col + "." + name
+			}
+			if err := finite(v.Field(i), name, row, nanOK); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

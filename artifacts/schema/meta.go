@@ -18,6 +18,7 @@ const (
 	keySeed            = "abs.seed"
 	keyConfig          = "abs.config"
 	keyInputs          = "abs.inputs"
+	keyKey             = "abs.key"
 )
 
 // Meta is the provenance every artifact carries in its Parquet key-value metadata: what the file is
@@ -37,6 +38,10 @@ type Meta struct {
 	Config string `json:"config"`
 	// Inputs are the artifacts the file was computed from.
 	Inputs []Input `json:"inputs"`
+	// Key is the key the file was written to, relative to the run's root; Put sets it, and Get
+	// refuses a file read from another key (a scores file copied over another, say). Empty for a
+	// file written with Write.
+	Key string `json:"key,omitempty"`
 }
 
 // Input names one input artifact by its key relative to the run's root (so a run verifies
@@ -88,6 +93,9 @@ func (m Meta) pairs() (keys, values []string) {
 	keys = []string{keySchema, keyVersion, keyProducer, keyProducerVersion, keySeed, keyConfig, keyInputs}
 	values = []string{m.Schema, strconv.Itoa(m.Version), m.Producer, m.ProducerVersion,
 		strconv.FormatInt(m.Seed, 10), m.Config, string(in)}
+	if m.Key != "" {
+		keys, values = append(keys, keyKey), append(values, m.Key)
+	}
 	return keys, values
 }
 
@@ -134,5 +142,6 @@ func metaFrom(find func(key string) (string, bool)) (Meta, error) {
 	if err := json.Unmarshal([]byte(v), &m.Inputs); err != nil {
 		return m, fmt.Errorf("metadata key %q: want a JSON list of {key, sha256}: %v", keyInputs, err)
 	}
+	m.Key, _ = find(keyKey)
 	return m, nil
 }

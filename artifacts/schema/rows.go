@@ -61,6 +61,10 @@ type Stage struct {
 	SizeBefore float64     `parquet:"size_before" json:"size_before"`
 	SizeAfter  float64     `parquet:"size_after" json:"size_after"`
 	Dropped    []DroppedOp `parquet:"dropped" json:"dropped"`
+	// ResetBase (v2) is true for the stage after which the base weights are reset to the current
+	// weights (Algorithm 2: the first stage that takes the ops removed over the limit). Prune
+	// decides it once; the next stage's train-supernet reads it.
+	ResetBase bool `parquet:"reset_base" json:"reset_base"`
 }
 
 // DroppedOp is one operator removed in a shrink stage.
@@ -130,12 +134,13 @@ var (
 	Weights    = define[Weight]("weights", 1)
 	Space      = define[SpaceOp]("space", 1)
 	Children   = define[Child]("children", 1)
-	Scores     = define[OpScore]("scores", 1)
-	Shrink     = define[Stage]("shrink", 1)
+	Scores     = define[OpScore]("scores", 1, "score")       // NaN: no samples
+	Shrink     = define[Stage]("shrink", 2, "dropped.score") // NaN: no samples
 	Candidates = define[Candidate]("candidates", 1)
 	Metrics    = define[Epoch]("metrics", 2)
 	// Benchmark mode (config ground_truth): score-operators' and prune's comparisons with the table.
-	Correlations = define[Correlation]("correlations", 1)
+	// NaN: undefined (a constant metric, e.g. every angle 0 when the base is the trained supernet).
+	Correlations = define[Correlation]("correlations", 1, "kendall_tau", "spearman_rho")
 	OpTruths     = define[OpTruth]("op-truth", 1)
 )
 

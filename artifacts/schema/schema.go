@@ -40,16 +40,20 @@ type Kind[R any] struct {
 	name    string
 	version int
 	fields  []arrow.Field
+	nanOK   map[string]bool // columns where NaN means "not measured"; see finite
 }
 
 // define returns the Kind of row type R and registers it by name. It panics if R is not a
 // supported row struct or the name is taken: both are programmer errors caught by any test.
-func define[R any](name string, version int) *Kind[R] {
+func define[R any](name string, version int, nanOK ...string) *Kind[R] {
 	t := reflect.TypeFor[R]()
 	if t.Kind() != reflect.Struct {
 		panic(fmt.Sprintf("schema: row type of %s is %s, want a struct", name, t))
 	}
-	k := &Kind[R]{name: name, version: version, fields: arrowFields(t)}
+	k := &Kind[R]{name: name, version: version, fields: arrowFields(t), nanOK: map[string]bool{}}
+	for _, c := range nanOK {
+		k.nanOK[c] = true
+	}
 	if _, dup := registry[name]; dup {
 		panic("schema: duplicate kind " + name)
 	}
@@ -80,8 +84,9 @@ func (k *Kind[R]) arrowSchema(meta Meta) *arrow.Schema {
 }
 
 // Write encodes rows with meta as a zstd-compressed Parquet file to w. It sets meta.Schema and
-// meta.Version from k; a meta that names another schema is an error. The same rows and meta always
-// give the same bytes.
+// meta.Version from k; a meta that names another schema is an error, and so is a NaN or ±Inf
+// anywhere in rows (except a NaN operator score, which means the operator had no samples). The
+// same rows and meta always give the same bytes.
 func (k *Kind[R]) Write(w io.Writer, meta Meta, rows []R) error {
 	if meta.Schema != "" && (meta.Schema != k.name || meta.Version != 0 && meta.Version != k.version) {
 		return fmt.Errorf("write %s: meta names schema %s v%d", k.name, meta.Schema, meta.Version)
@@ -89,6 +94,11 @@ func (k *Kind[R]) Write(w io.Writer, meta Meta, rows []R) error {
 	meta.Schema, meta.Version = k.name, k.version
 	if err := meta.validate(); err != nil {
 		return fmt.Errorf("write %s: %w", k.name, err)
+	}
+	for i, r := range rows {
+		if err := finite(reflect.ValueOf(r), "", i, k.nanOK); err != nil {
+			return fmt.Errorf("write %s: %w", k.name, err)
+		}
 	}
 	sc := k.arrowSchema(meta)
 	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd))
@@ -252,6 +262,7 @@ func (o Object) Input() Input { return Input{Key: o.Key, SHA256: o.SHA256} }
 // computed while writing.
 func (k *Kind[R]) Put(ctx context.Context, st store.Store, key string, meta Meta, rows []R) (Object, error) {
 	url := st.URL(key)
+	meta.Key = key
 	pr, pw := io.Pipe()
 	h := sha256.New()
 	cw := &countWriter{w: io.MultiWriter(pw, h)}
@@ -277,7 +288,8 @@ func (k *Kind[R]) Put(ctx context.Context, st store.Store, key string, meta Meta
 	return Object{Key: key, URL: url, Size: cw.n, SHA256: hex.EncodeToString(h.Sum(nil)), Meta: meta}, nil
 }
 
-// Get reads the artifact at key in st and returns its rows and the stored Object.
+// Get reads the artifact at key in st and returns its rows and the stored Object. A file that Put
+// wrote to another key is refused, even of the same schema.
 func (k *Kind[R]) Get(ctx context.Context, st store.Store, key string) ([]R, Object, error) {
 	data, obj, err := Fetch(ctx, st, key)
 	if err != nil {
@@ -285,6 +297,9 @@ func (k *Kind[R]) Get(ctx context.Context, st store.Store, key string) ([]R, Obj
 	}
 	rows, meta, err := k.Read(data, obj.URL)
 	obj.Meta = meta
+	if err == nil && meta.Key != key {
+		return nil, obj, fmt.Errorf("read %s: the file was written as %q, not as %s: a wrong-kind or copied file", obj.URL, meta.Key, key)
+	}
 	return rows, obj, err
 }
 

@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"flag"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -446,5 +448,57 @@ func TestPutGet(t *testing.T) {
 	}
 	if _, err := st.Stat(ctx, "bad.parquet"); err == nil {
 		t.Error("a failed Put left an object behind")
+	}
+}
+
+// TestWriteRefusesNonFinite checks that no NaN or ±Inf reaches an artifact, except a NaN operator
+// score (an operator without samples).
+func TestWriteRefusesNonFinite(t *testing.T) {
+	nan, inf := math.NaN(), math.Inf(1)
+	m := testMeta("p")
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"weights", Weights.Write(io.Discard, m, []Weight{{Name: "w", Shape: []int32{2}, Values: []float32{1, float32(nan)}}}), `row 0: column "values" value 1 is NaN`},
+		{"metrics", Metrics.Write(io.Discard, m, []Epoch{{TrainLoss: 1}, {TrainLoss: nan}}), `row 1: column "train_loss" is NaN`},
+		{"children", Children.Write(io.Discard, m, []Child{{Ops: []string{}, Angle: &inf}}), `column "angle" is +Inf`},
+		{"scores inf", Scores.Write(io.Discard, m, []OpScore{{Score: inf}}), `column "score" is +Inf`},
+		{"shrink inf", Shrink.Write(io.Discard, m, []Stage{{Dropped: []DroppedOp{{Score: -inf}}}}), `column "dropped.score" is -Inf`},
+	} {
+		if tc.err == nil || !strings.Contains(tc.err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error containing %q", tc.name, tc.err, tc.want)
+		}
+	}
+	if err := Scores.Write(io.Discard, m, []OpScore{{Score: nan}}); err != nil {
+		t.Errorf("NaN score (no samples): %v", err)
+	}
+}
+
+// TestGetRefusesCopiedFile copies a decisions file (schema scores) over a scores file: the schema
+// is right, but Get refuses it by the key it was written to.
+func TestGetRefusesCopiedFile(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := file.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Scores.Put(ctx, st, "stage-0/decisions.parquet", testMeta("prune"), []OpScore{{Op: "none", Score: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "stage-0", "decisions.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(ctx, "stage-0/scores.parquet", bytes.NewReader(b)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Scores.Get(ctx, st, "stage-0/scores.parquet"); err == nil || !strings.Contains(err.Error(), `written as "stage-0/decisions.parquet"`) {
+		t.Errorf("Get of a copied decisions file: %v, want an error naming the key it was written as", err)
+	}
+	if _, _, err := Scores.Get(ctx, st, "stage-0/decisions.parquet"); err != nil {
+		t.Errorf("Get of the original: %v", err)
 	}
 }

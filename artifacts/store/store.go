@@ -16,6 +16,10 @@ import (
 type Store interface {
 	// Put streams r into the object at key, replacing any previous object.
 	Put(ctx context.Context, key string, r io.Reader) error
+	// Create writes r to the object at key only if there is none, atomically: of two concurrent
+	// Creates of one key, one fails. An existing object is an error matching fs.ErrExist. It
+	// serves lock files.
+	Create(ctx context.Context, key string, r io.Reader) error
 	// Get opens the object at key for reading. The caller closes it.
 	Get(ctx context.Context, key string) (io.ReadCloser, error)
 	// Stat describes the object at key.

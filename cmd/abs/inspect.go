@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -29,7 +30,7 @@ func init() {
 		setup: func(fs *flag.FlagSet) func(context.Context, []string, io.Writer) error {
 			asJSON := fs.Bool("json", false, "print a JSON list instead of a table")
 			return func(ctx context.Context, args []string, stdout io.Writer) error {
-				return ls(ctx, args, stdout, *asJSON)
+				return ls(ctx, args, stdout, os.Stderr, *asJSON)
 			}
 		},
 	})
@@ -81,7 +82,7 @@ type lsEntry struct {
 	SHA256   string    `json:"sha256,omitempty"`
 }
 
-func ls(ctx context.Context, args []string, stdout io.Writer, asJSON bool) error {
+func ls(ctx context.Context, args []string, stdout, stderr io.Writer, asJSON bool) error {
 	if err := wantArgs(args, "URL"); err != nil {
 		return err
 	}
@@ -94,12 +95,17 @@ func ls(ctx context.Context, args []string, stdout io.Writer, asJSON bool) error
 	if err != nil {
 		return fmt.Errorf("list %s: %w", url, err)
 	}
+	if len(infos) == 0 {
+		return fmt.Errorf("list %s: no objects there (no run at this path or prefix)", st.URL(""))
+	}
 	m, err := manifest.Load(ctx, st)
 	if errors.Is(err, fs.ErrNotExist) {
 		m, err = &manifest.Manifest{}, nil
 	}
 	if err != nil {
-		return err
+		// The objects are still worth listing; only their schemas and producers are unknown.
+		fmt.Fprintf(stderr, "abs ls: warning: %v: listing without schemas and producers\n", err)
+		m = &manifest.Manifest{}
 	}
 	entries := make([]lsEntry, 0, len(infos))
 	for _, info := range infos {

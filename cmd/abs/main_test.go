@@ -229,3 +229,45 @@ func TestHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestRunRefusesBadParameters checks that abs run refuses parameters some step would refuse before
+// it runs any step, with exit status 2 and the step's own message.
+func TestRunRefusesBadParameters(t *testing.T) {
+	for _, tc := range []struct{ param, want string }{
+		{"drop-policy=worst", "-p drop-policy=worst: want one of"},
+		{"threshold=abc", `-threshold: "abc"`},
+		{`config={"widht":4}`, `unknown field "widht"`},
+		{"drop-count=100", "-drop 100: want 1 to 24"},
+		{"dataset=mnist", "-p dataset=mnist"},
+	} {
+		dir, store := t.TempDir(), filepath.Join(t.TempDir(), "run")
+		code, _, stderr := abs("run", "-dir", dir, "-bin", t.TempDir(), "../../pipelines/abs-nb201.yaml", "-p", "store="+store, "-p", tc.param)
+		if code != 2 || !strings.Contains(stderr, "refused before any step ran") || !strings.Contains(stderr, tc.want) {
+			t.Errorf("-p %s: exit %d, stderr %q; want 2 and a message containing %q", tc.param, code, stderr, tc.want)
+		}
+		if _, err := os.Stat(filepath.Join(store, "manifest.json")); err == nil {
+			t.Errorf("-p %s: a step ran", tc.param)
+		}
+	}
+}
+
+// TestLsMissingAndDamaged checks that abs ls fails on a path with nothing there, and still lists a
+// run whose manifest is truncated.
+func TestLsMissingAndDamaged(t *testing.T) {
+	if code, _, errOut := abs("ls", filepath.Join(t.TempDir(), "no-such-run")); code != 1 || !strings.Contains(errOut, "no objects there") {
+		t.Errorf("ls of a missing path: exit %d, stderr %q; want 1 and an error", code, errOut)
+	}
+	dir, _, _ := newRun(t)
+	p := filepath.Join(dir, "manifest.json")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b[:len(b)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := abs("ls", dir)
+	if code != 0 || !strings.Contains(out, "stage0/scores.parquet") {
+		t.Errorf("ls with a truncated manifest: exit %d, stdout %q, stderr %q; want the objects listed", code, out, errOut)
+	}
+}

@@ -130,6 +130,9 @@ func runWorkflow(ctx context.Context, file string, params map[string]string, bin
 	if err != nil {
 		return err
 	}
+	if err := checkWorkflow(ctx, wf, params); err != nil {
+		return err
+	}
 	if dir == "" {
 		name := wf.Name
 		if name == "" {

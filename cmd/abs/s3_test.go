@@ -11,15 +11,19 @@ import (
 	"github.com/abs-nas/abs/internal/miniotest"
 )
 
-// TestS3Run writes a run to a real S3 server (MinIO) whose scores name an input in the local file
-// store, then lists, shows and verifies it with abs.
+// TestS3Run writes a run to a real S3 server (MinIO) whose scores name an input of the run, then
+// lists, shows and verifies it with abs.
 func TestS3Run(t *testing.T) {
 	srv := miniotest.Start(t)
 	srv.Setenv(t)
 	ctx := context.Background()
-	dir, weights, _ := newRun(t) // the input lives in a local run
 	runURL := "s3://" + srv.Bucket + "/runs/r1"
 	st, err := artifacts.Open(ctx, runURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weights, err := schema.Weights.Put(ctx, st, "stage0/supernet.parquet", schema.Meta{Producer: "train-supernet"},
+		[]schema.Weight{{Name: "w", Shape: []int32{1}, Values: []float32{1}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,12 +32,12 @@ func TestS3Run(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := manifest.Record(ctx, st, scores); err != nil {
+	if err := manifest.Record(ctx, st, weights, scores); err != nil {
 		t.Fatal(err)
 	}
 
 	code, out, errOut := abs("verify", runURL)
-	if code != 0 || !strings.Contains(out, "1 artifacts, 1 provenance inputs verified") {
+	if code != 0 || !strings.Contains(out, "2 artifacts, 1 provenance inputs verified") {
 		t.Errorf("abs verify %s: exit %d, stdout %q, stderr %q", runURL, code, out, errOut)
 	}
 	code, out, errOut = abs("show", runURL+"/stage0/scores.parquet")
@@ -45,12 +49,12 @@ func TestS3Run(t *testing.T) {
 		t.Errorf("abs ls: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 
-	// Rewriting the local input breaks the S3 run's provenance.
-	local, err := artifacts.Open(ctx, dir)
+	// Rewriting the input (and its manifest entry) breaks the scores' provenance.
+	rewritten, err := schema.Weights.Put(ctx, st, "stage0/supernet.parquet", schema.Meta{Producer: "train-supernet"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := schema.Weights.Put(ctx, local, "stage0/supernet.parquet", schema.Meta{Producer: "other"}, nil); err != nil {
+	if err := manifest.Record(ctx, st, rewritten); err != nil {
 		t.Fatal(err)
 	}
 	code, out, _ = abs("verify", runURL)

@@ -2,6 +2,7 @@ package stage
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 
@@ -29,10 +30,13 @@ func SampleChildren(ctx context.Context, args []string) error {
 	if err := step.Parse(fs, args); err != nil {
 		return err
 	}
-	j, err := newJob(ctx, "sample-children", c, map[string]any{"stage": *stage, "dataset": *dataset})
+	j, err := newJob(ctx, "sample-children", c, fs, func(*job) error {
+		return errors.Join(checkStage(*stage), checkDataset(*dataset))
+	})
 	if err != nil {
 		return err
 	}
+	defer j.unlock()
 	sp := j.sp
 	shrunk, err := j.readSpace(ctx, sp, *stage)
 	if err != nil {
@@ -171,10 +175,11 @@ func ScoreOperators(ctx context.Context, args []string) error {
 	if err := step.Parse(fs, args); err != nil {
 		return err
 	}
-	j, err := newJob(ctx, "score-operators", c, map[string]any{"stage": *stage})
+	j, err := newJob(ctx, "score-operators", c, fs, func(*job) error { return checkStage(*stage) })
 	if err != nil {
 		return err
 	}
+	defer j.unlock()
 	sp := j.sp
 	shrunk, err := j.readSpace(ctx, sp, *stage)
 	if err != nil {

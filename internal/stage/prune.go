@@ -2,6 +2,7 @@ package stage
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -33,20 +34,30 @@ func Prune(ctx context.Context, args []string) error {
 	if err := step.Parse(fs, args); err != nil {
 		return err
 	}
-	thr, err := parseSize(*threshold)
-	if err != nil {
-		return fmt.Errorf("-threshold: %w", err)
-	}
-	cfg := shrink.Config{Policy: shrink.Policy(*policy), K: *drop, Threshold: thr}
-	switch cfg.Policy {
-	case shrink.FixedCount, shrink.GlobalTail, shrink.OnePerEdge, shrink.OnePerLayer:
-	default:
-		return fmt.Errorf("-policy %q: want fixed-count, global-tail, one-per-edge or one-per-layer", *policy)
-	}
-	j, err := newJob(ctx, "prune", c, map[string]any{"stage": *stage, "policy": *policy, "drop": *drop, "threshold": thr.String()})
+	var cfg shrink.Config
+	j, err := newJob(ctx, "prune", c, fs, func(j *job) error {
+		thr, err := parseSize(*threshold)
+		if err != nil {
+			err = fmt.Errorf("-threshold: %w", err)
+		}
+		cfg = shrink.Config{Policy: shrink.Policy(*policy), K: *drop, Threshold: thr}
+		var perr error
+		switch cfg.Policy {
+		case shrink.FixedCount, shrink.GlobalTail:
+			// An edge always keeps one op, so at most NumOps - Points can ever be dropped.
+			full := j.sp.Full()
+			perr = check(*drop >= 1 && *drop <= full.NumOps()-j.sp.Points(), "-drop %d: want 1 to %d (the %s space has %d ops on %d edges or layers, each of which keeps one)",
+				*drop, full.NumOps()-j.sp.Points(), j.sp.Name(), full.NumOps(), j.sp.Points())
+		case shrink.OnePerEdge, shrink.OnePerLayer:
+		default:
+			perr = fmt.Errorf("-policy %q: want fixed-count, global-tail, one-per-edge or one-per-layer", *policy)
+		}
+		return errors.Join(checkStage(*stage), err, perr)
+	})
 	if err != nil {
 		return err
 	}
+	defer j.unlock()
 	sp := j.sp
 	shrunk, err := j.readSpace(ctx, sp, *stage)
 	if err != nil {
@@ -114,7 +125,7 @@ func (j *job) writePrune(ctx context.Context, sp space.Space, stage int, left sp
 	for i, d := range st.Decisions {
 		decisions[i] = schema.OpScore{Edge: int32(d.Point), Op: sp.Ops()[d.Op].Name, Score: d.Score, Samples: int64(d.Samples), Rank: int32(d.Rank), Dropped: d.Dropped}
 	}
-	rec := schema.Stage{Stage: int32(stage), SizeBefore: sizeFloat(st.SizeBefore), SizeAfter: sizeFloat(st.SizeAfter)}
+	rec := schema.Stage{Stage: int32(stage), SizeBefore: sizeFloat(st.SizeBefore), SizeAfter: sizeFloat(st.SizeAfter), ResetBase: st.ResetBase}
 	for _, d := range st.Dropped() {
 		rec.Dropped = append(rec.Dropped, schema.DroppedOp{Edge: int32(d.Point), Op: sp.Ops()[d.Op].Name, Score: d.Score})
 	}

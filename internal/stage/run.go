@@ -23,13 +23,21 @@
 package stage
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math/big"
+	"os"
 	"runtime/debug"
 	"slices"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/abs-nas/abs/artifacts"
 	"github.com/abs-nas/abs/artifacts/manifest"
@@ -94,14 +102,23 @@ type job struct {
 	name   string
 	common step.Common
 	cfg    Config
-	sp     space.Space    // the configuration's search space
-	flags  map[string]any // the step's own flags, recorded in provenance
+	sp     space.Space       // the configuration's search space
+	flags  map[string]string // the step's own flags, recorded in provenance
 	st     store.Store
 	inputs []schema.Input
 	log    *slog.Logger
 }
 
-func newJob(ctx context.Context, name string, c step.Common, flags map[string]any) (*job, error) {
+// commonFlags are the flags of step.Common, recorded in provenance by their own fields (or not
+// at all: the run's URL and the output folder do not change what a step computes).
+var commonFlags = map[string]bool{"run": true, "seed": true, "config": true, "force": true, "outputs": true}
+
+// newJob checks everything a step can check before it reads any data: the common flags, the
+// configuration, the step's own flags (check, given the job; nil for none), that the run's store
+// is writable and that it does not hold a run with another configuration or seed (unless -force).
+// Every such problem is a usage error. The step's own flags are taken from fs for provenance. In a
+// Check context it returns errChecked once all is checked, so Check runs no step's work.
+func newJob(ctx context.Context, name string, c step.Common, fs *flag.FlagSet, check func(*job) error) (*job, error) {
 	if err := c.Check(); err != nil {
 		return nil, err
 	}
@@ -110,24 +127,193 @@ func newJob(ctx context.Context, name string, c step.Common, flags map[string]an
 		return nil, err
 	}
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, step.Usage(fmt.Errorf("config: %w", err))
 	}
 	sp, err := spaceOf(cfg.Space)
 	if err != nil {
+		return nil, step.Usage(err)
+	}
+	flags := map[string]string{}
+	fs.VisitAll(func(f *flag.Flag) {
+		if !commonFlags[f.Name] {
+			flags[f.Name] = f.Value.String()
+		}
+	})
+	j := &job{name: name, common: c, cfg: cfg, sp: sp, flags: flags, log: slog.Default()}
+	if check != nil {
+		if err := check(j); err != nil {
+			return nil, step.Usage(err)
+		}
+	}
+	if j.st, err = artifacts.Open(ctx, c.Run); err != nil {
+		return nil, step.Usage(fmt.Errorf("-run: %w", err))
+	}
+	if err := j.checkStore(ctx); err != nil {
 		return nil, err
 	}
-	st, err := artifacts.Open(ctx, c.Run)
-	if err != nil {
-		return nil, fmt.Errorf("open run %s: %w", c.Run, err)
+	if checking(ctx) {
+		return nil, errChecked
 	}
-	return &job{name: name, common: c, cfg: cfg, sp: sp, flags: flags, st: st, log: slog.Default()}, nil
+	if err := j.lock(ctx); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// lockKey is the run's lock: the step that writes the run holds it (see job.lock).
+const lockKey = "lock.json"
+
+// holder names the step holding a run's lock.
+type holder struct {
+	Step  string    `json:"step"`
+	Host  string    `json:"host"`
+	PID   int       `json:"pid"`
+	Since time.Time `json:"since"`
+}
+
+// lock takes the run's lock, so that two steps never write one run at once (the manifest is
+// read, changed and rewritten). A lock left by a killed step of this host is taken over; any
+// other is an error naming its holder. unlock releases it.
+func (j *job) lock(ctx context.Context) error {
+	host, _ := os.Hostname()
+	me, _ := json.Marshal(holder{Step: j.name, Host: host, PID: os.Getpid(), Since: time.Now().UTC()})
+	for try := 0; ; try++ {
+		err := j.st.Create(ctx, lockKey, bytes.NewReader(me))
+		if err == nil || !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		var h holder
+		data, _, rerr := schema.Fetch(ctx, j.st, lockKey)
+		if rerr == nil {
+			rerr = json.Unmarshal(data, &h)
+		}
+		if try == 0 && rerr == nil && h.Host == host && !alive(h.PID) {
+			j.log.Warn("taking over the lock of a step that is gone", "lock", j.st.URL(lockKey), "step", h.Step, "pid", h.PID)
+			if err := j.st.Delete(ctx, lockKey); err != nil {
+				return err
+			}
+			continue
+		}
+		return fmt.Errorf("run %s is locked by %s (pid %d on %s since %s): another step is writing it; if none is, delete %s",
+			j.common.Run, h.Step, h.PID, h.Host, h.Since.Format(time.RFC3339), j.st.URL(lockKey))
+	}
+}
+
+// unlock releases the run's lock, also when the step's context is canceled.
+func (j *job) unlock() {
+	if err := j.st.Delete(context.WithoutCancel(context.Background()), lockKey); err != nil {
+		j.log.Warn("release the run's lock", "error", err.Error())
+	}
+}
+
+// alive reports whether a process with pid runs on this host.
+func alive(pid int) bool {
+	p, err := os.FindProcess(pid)
+	return err == nil && p.Signal(syscall.Signal(0)) == nil
+}
+
+// probeKey is written and deleted to check that a run's store is writable.
+const probeKey = ".abs-write-check"
+
+// checkStore checks that the run's store is writable and holds no run with another configuration
+// or seed. A file store that cannot be written is a usage error; so is a manifest that cannot be
+// read, which the step could not record its outputs in.
+func (j *job) checkStore(ctx context.Context) error {
+	local := !strings.HasPrefix(j.common.Run, "s3://")
+	err := j.st.Put(ctx, probeKey, strings.NewReader(""))
+	if err == nil {
+		err = j.st.Delete(ctx, probeKey)
+	}
+	if err != nil {
+		err = fmt.Errorf("-run %s is not writable: %w", j.common.Run, err)
+		if local {
+			return step.Usage(err)
+		}
+		return err
+	}
+	m, err := manifest.Load(ctx, j.st)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // a new run
+	}
+	if errors.Is(err, manifest.ErrCorrupt) {
+		return step.Usage(fmt.Errorf("-run %s: %w (repair or delete it: the step could not record its outputs)", j.common.Run, err))
+	}
+	if err != nil {
+		return err
+	}
+	if j.common.Force {
+		return nil
+	}
+	// Any artifact tells the run's seed and configuration: every step of a run shares them.
+	var probe *manifest.Entry
+	for i, e := range m.Artifacts {
+		if e.Schema != "" && (probe == nil || e.Size < probe.Size) {
+			probe = &m.Artifacts[i]
+		}
+	}
+	if probe == nil {
+		return nil
+	}
+	data, obj, err := schema.Fetch(ctx, j.st, probe.Key)
+	if err != nil {
+		return fmt.Errorf("read the run's configuration: %w", err)
+	}
+	meta, _, err := schema.ReadMeta(data, obj.URL)
+	if err != nil {
+		return fmt.Errorf("read the run's configuration: %w", err)
+	}
+	var rec struct {
+		Config json.RawMessage `json:"config"`
+	}
+	_ = json.Unmarshal([]byte(meta.Config), &rec) // a foreign config differs below
+	want, _ := json.Marshal(j.cfg)
+	if meta.Seed != int64(j.common.Seed) || string(rec.Config) != string(want) {
+		return step.Usage(fmt.Errorf("-run %s holds a run with seed %d and config %s (see %s), not seed %d and config %s: "+
+			"use a new store for a new run, or -force to overwrite this step's outputs", j.common.Run, meta.Seed, rec.Config, obj.URL, j.common.Seed, want))
+	}
+	return nil
+}
+
+type checkKey struct{}
+
+// errChecked is what a step returns in a Check context once its arguments are checked.
+var errChecked = errors.New("checked")
+
+func checking(ctx context.Context) bool { return ctx.Value(checkKey{}) != nil }
+
+// Steps are the steps of the pipeline by the name of their binary.
+var Steps = map[string]func(ctx context.Context, args []string) error{
+	"train-supernet":  TrainSupernet,
+	"sample-children": SampleChildren,
+	"score-operators": ScoreOperators,
+	"prune":           Prune,
+	"search":          Search,
+	"retrain":         Retrain,
+}
+
+// Check checks the arguments of one step as the step itself does when it starts (its flags, the
+// configuration, the run's store), without reading data or doing any work, so that a pipeline can
+// refuse bad parameters before its first step runs. Flags whose values are not known before the
+// run (a stage number that an earlier step outputs) are left out of args; the step's defaults
+// stand in for them. A command that is not a step of this package is not checked. A problem is a
+// usage error (step.IsUsage).
+func Check(ctx context.Context, command string, args []string) error {
+	run, ok := Steps[command]
+	if !ok {
+		return nil
+	}
+	err := run(context.WithValue(ctx, checkKey{}, true), args)
+	if err == nil || errors.Is(err, errChecked) {
+		return nil
+	}
+	return err
 }
 
 // meta returns the provenance of the artifacts this job writes.
 func (j *job) meta() schema.Meta {
 	conf, err := json.Marshal(struct {
-		Config Config         `json:"config"`
-		Flags  map[string]any `json:"flags"`
+		Config Config            `json:"config"`
+		Flags  map[string]string `json:"flags"`
 	}{j.cfg, j.flags})
 	if err != nil {
 		panic(err) // Config holds only plain values
@@ -284,4 +470,26 @@ func opNames(sp space.Space, c space.Child) []string {
 		names[i] = ops[code].Name
 	}
 	return names
+}
+
+// check returns an error formatted from format and args unless ok.
+func check(ok bool, format string, args ...any) error {
+	if ok {
+		return nil
+	}
+	return fmt.Errorf(format, args...)
+}
+
+// checkStage refuses a negative -stage.
+func checkStage(stage int) error {
+	return check(stage >= 0, "-stage %d: want 0 or more (0 is the first stage)", stage)
+}
+
+// checkDataset refuses a data set the steps cannot read.
+func checkDataset(dataset string) error {
+	_, err := shapeOf(dataset)
+	if err != nil {
+		return fmt.Errorf("-dataset: %w", err)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package stage
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"strconv"
@@ -32,13 +33,15 @@ func Search(ctx context.Context, args []string) error {
 	if err := step.Parse(fs, args); err != nil {
 		return err
 	}
-	if *stage < 0 {
-		return fmt.Errorf("-stage %d: want the last shrinking stage, 0 or more (required)", *stage)
-	}
-	j, err := newJob(ctx, "search", c, map[string]any{"dataset": *dataset, "stage": *stage})
+	j, err := newJob(ctx, "search", c, fs, func(*job) error {
+		// In a Check the stage is unknown: the pipeline passes it out of its recursion.
+		return errors.Join(checkDataset(*dataset),
+			check(*stage >= 0 || checking(ctx), "-stage %d: want the last shrinking stage, 0 or more (required)", *stage))
+	})
 	if err != nil {
 		return err
 	}
+	defer j.unlock()
 	sp := j.sp
 	last := *stage
 	shrunk, err := j.readSpace(ctx, sp, last+1)
@@ -156,15 +159,21 @@ func Retrain(ctx context.Context, args []string) error {
 	if err := step.Parse(fs, args); err != nil {
 		return err
 	}
-	j, err := newJob(ctx, "retrain", c, map[string]any{"arch": *arch, "dataset": *dataset})
+	var child space.Child
+	j, err := newJob(ctx, "retrain", c, fs, func(j *job) error {
+		if *arch == "" && checking(ctx) {
+			return checkDataset(*dataset) // the architecture is the search's output
+		}
+		var err error
+		if child, err = j.sp.Parse(*arch); err != nil {
+			err = fmt.Errorf("-arch: %w", err)
+		}
+		return errors.Join(err, checkDataset(*dataset))
+	})
 	if err != nil {
 		return err
 	}
-	sp := j.sp
-	child, err := sp.Parse(*arch)
-	if err != nil {
-		return fmt.Errorf("-arch: %w", err)
-	}
+	defer j.unlock()
 	if j.upToDate(ctx, retrainWeightsKey, retrainMetricsKey) {
 		rows, _, err := schema.Metrics.Get(ctx, j.st, retrainMetricsKey)
 		if err != nil || len(rows) == 0 || rows[len(rows)-1].TestAcc == nil {

@@ -2,9 +2,11 @@ package stage
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"strings"
 	"time"
 
@@ -34,13 +36,14 @@ func TrainSupernet(ctx context.Context, args []string) error {
 	if err := step.Parse(fs, args); err != nil {
 		return err
 	}
-	if *stage < 0 || *epochs < 1 {
-		return fmt.Errorf("-stage %d -epochs %d: want stage >= 0 and epochs >= 1", *stage, *epochs)
-	}
-	j, err := newJob(ctx, "train-supernet", c, map[string]any{"stage": *stage, "epochs": *epochs, "dataset": *dataset})
+	j, err := newJob(ctx, "train-supernet", c, fs, func(*job) error {
+		return errors.Join(checkStage(*stage), checkDataset(*dataset),
+			check(*epochs >= 1, "-epochs %d: want at least 1", *epochs))
+	})
 	if err != nil {
 		return err
 	}
+	defer j.unlock()
 	if *stage == 0 && j.cfg.BaseEpoch > *epochs {
 		return fmt.Errorf("config base_epoch = %d: stage 0 trains only -epochs %d, so its weights after epoch %d never exist", j.cfg.BaseEpoch, *epochs, j.cfg.BaseEpoch)
 	}
@@ -102,6 +105,9 @@ func TrainSupernet(ctx context.Context, args []string) error {
 			if err != nil {
 				return fmt.Errorf("stage %d epoch %d: %w", *stage, e, err)
 			}
+			if err := finiteLosses(ls); err != nil {
+				return fmt.Errorf("train-supernet: stage %d epoch %d: %w (training diverged: lower lr); nothing written", *stage, e, err)
+			}
 			losses = append(losses, ls...)
 			prog.Add(len(ls))
 		}
@@ -123,6 +129,9 @@ func TrainSupernet(ctx context.Context, args []string) error {
 
 	meta := j.meta()
 	ck := t.Checkpoint()
+	if err := finiteSet(ck.Weights); err != nil {
+		return fmt.Errorf("train-supernet: stage %d epoch %d: %w; nothing written", *stage, *epochs-1, err)
+	}
 	baseObj, err := schema.Weights.Put(ctx, j.st, baseKey(*stage), meta, schema.WeightsOf(base))
 	if err != nil {
 		return err
@@ -148,7 +157,7 @@ func (j *job) previousWeights(ctx context.Context, sp space.Space, stage int) (p
 	if prev, err = schema.SetOf(rows); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", obj.URL, err)
 	}
-	reset, err := j.resetAfter(ctx, sp, stage-1)
+	reset, err := j.resetAfter(ctx, stage-1)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -167,19 +176,18 @@ func (j *job) previousWeights(ctx context.Context, sp space.Space, stage int) (p
 	return prev, base, nil
 }
 
-// resetAfter reports whether stage was the one whose pruning first took the number of removed ops
-// over shrink.DefaultResetAfter (Algorithm 2's one-time reset of the base weights).
-func (j *job) resetAfter(ctx context.Context, sp space.Space, stage int) (bool, error) {
-	removed := func(s space.Shrunk) int { return sp.Full().NumOps() - s.NumOps() }
-	after, err := j.readSpace(ctx, sp, stage+1)
+// resetAfter reports whether the base weights are reset after stage (Algorithm 2's one-time
+// reset), as prune decided and recorded in the stage's shrink record.
+func (j *job) resetAfter(ctx context.Context, stage int) (bool, error) {
+	rows, obj, err := schema.Shrink.Get(ctx, j.st, shrinkKey(stage))
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("read shrink record of stage %d: %w", stage, err)
 	}
-	before, err := j.readSpace(ctx, sp, stage)
-	if err != nil {
-		return false, err
+	j.input(obj)
+	if len(rows) != 1 {
+		return false, fmt.Errorf("%s: %d rows, want 1", obj.URL, len(rows))
 	}
-	return removed(after) > shrink.DefaultResetAfter && removed(before) <= shrink.DefaultResetAfter, nil
+	return rows[0].ResetBase, nil
 }
 
 // params returns the trainable parameters of a checkpoint (without momentum and BN statistics).
@@ -253,4 +261,26 @@ func usage(fs *flag.FlagSet, name, what string) {
 		fmt.Fprintf(fs.Output(), "usage: %s -run URL [flags]\n\n%s\n\nFlags:\n", name, what)
 		fs.PrintDefaults()
 	}
+}
+
+// finiteLosses reports the first loss that is NaN or ±Inf.
+func finiteLosses(ls []float64) error {
+	for i, l := range ls {
+		if math.IsNaN(l) || math.IsInf(l, 0) {
+			return fmt.Errorf("training loss %v at step %d of the chunk", l, i)
+		}
+	}
+	return nil
+}
+
+// finiteSet reports the first tensor of s holding a NaN or ±Inf.
+func finiteSet(s param.Set) error {
+	for _, name := range s.Names() {
+		for _, x := range s[name].Data {
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				return fmt.Errorf("weight %s holds %v", name, x)
+			}
+		}
+	}
+	return nil
 }

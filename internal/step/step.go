@@ -36,10 +36,14 @@ func (c *Common) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Outputs, "outputs", "", "`dir`ectory to write Argo output parameters to (one file per parameter)")
 }
 
-// Check reports a missing required common flag.
+// Check reports a missing or unusable common flag, as a usage error. In a Kubernetes pod
+// (KUBERNETES_SERVICE_HOST set) the run must be in S3: a pod's own file system is lost with it.
 func (c *Common) Check() error {
 	if c.Run == "" {
-		return errors.New("-run is required: the root URL of the run (e.g. runs/nb201 or s3://abs/runs/nb201)")
+		return Usage(errors.New("-run is required: the root URL of the run (e.g. runs/nb201 or s3://abs/runs/nb201)"))
+	}
+	if os.Getenv("KUBERNETES_SERVICE_HOST") != "" && !strings.HasPrefix(c.Run, "s3://") {
+		return Usage(fmt.Errorf("-run %s: in a Kubernetes pod the run must be an s3:// URL: files written to the pod's file system are lost when the pod ends", c.Run))
 	}
 	return nil
 }
@@ -53,7 +57,7 @@ func (c *Common) DecodeConfig(v any) error {
 		src = text[1:]
 		b, err := os.ReadFile(src)
 		if err != nil {
-			return fmt.Errorf("read config: %w", err)
+			return Usage(fmt.Errorf("read config: %w", err))
 		}
 		text = string(b)
 	}
@@ -63,7 +67,10 @@ func (c *Common) DecodeConfig(v any) error {
 	dec := json.NewDecoder(strings.NewReader(text))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("config %s: %w", src, err)
+		return Usage(fmt.Errorf("config %s: %w", src, err))
+	}
+	if dec.More() {
+		return Usage(fmt.Errorf("config %s: text after the JSON object", src))
 	}
 	return nil
 }
@@ -114,8 +121,7 @@ func Main(name string, run func(ctx context.Context, args []string) error) {
 	if os.Getenv(OutputRootEnv) != "" || os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
 		_ = os.WriteFile(containerPath("/dev/termination-log"), []byte(name+": "+err.Error()), 0o644)
 	}
-	var usage usageError
-	if errors.As(err, &usage) {
+	if IsUsage(err) {
 		os.Exit(2)
 	}
 	os.Exit(1)
@@ -125,6 +131,22 @@ func Main(name string, run func(ctx context.Context, args []string) error) {
 type usageError struct{ error }
 
 func (u usageError) Unwrap() error { return u.error }
+
+// Usage marks err as a usage error: a flag, the configuration or the run's store is unusable, so
+// running the step again cannot succeed. Main exits with status 2 for it, which the local executor
+// and the pipelines' retry strategy never retry. Usage(nil) is nil.
+func Usage(err error) error {
+	if err == nil {
+		return nil
+	}
+	return usageError{err}
+}
+
+// IsUsage reports whether err is (or wraps) a usage error.
+func IsUsage(err error) bool {
+	var u usageError
+	return errors.As(err, &u)
+}
 
 // Parse parses args with fs; a bad command line is returned as a usage error (exit status 2).
 func Parse(fs *flag.FlagSet, args []string) error {

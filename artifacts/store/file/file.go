@@ -4,8 +4,9 @@
 // Put writes the object to a temporary file in the key's directory, syncs it to disk and renames it
 // over the key, then syncs the directory. Rename within a directory is atomic on POSIX file systems,
 // so a reader sees the old object or the new one, never a part, even if the writer is killed. A killed
-// writer can leave a temporary file behind (named ".abs-tmp-*"); List never reports such files, and a
-// key with a segment that starts with ".abs-tmp-" is rejected.
+// writer can leave a temporary file behind (named ".abs-tmp-PID-*"); List never reports such files,
+// the next write to the same directory removes those whose process is gone, Orphans lists them, and
+// a key with a segment that starts with ".abs-tmp-" is rejected.
 //
 // Because a key's prefix is a directory, one store cannot hold both "a" and "a/b": the second Put
 // fails.
@@ -22,7 +23,9 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/abs-nas/abs/artifacts/store"
 )
@@ -76,7 +79,26 @@ func (s *Store) path(key string) string {
 }
 
 // Put writes r to the object at key atomically (see the package comment).
-func (s *Store) Put(ctx context.Context, key string, r io.Reader) (err error) {
+func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
+	return s.write(ctx, key, r, os.Rename)
+}
+
+// Create writes r to the object at key unless one exists: it links the complete temporary file
+// to the key, which fails if the key exists.
+func (s *Store) Create(ctx context.Context, key string, r io.Reader) error {
+	err := s.write(ctx, key, r, func(tmp, dst string) error {
+		err := os.Link(tmp, dst)
+		os.Remove(tmp)
+		return err
+	})
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("create %s: %w", s.URL(key), fs.ErrExist)
+	}
+	return err
+}
+
+// write writes r to a temporary file in the key's directory and moves it to the key with place.
+func (s *Store) write(ctx context.Context, key string, r io.Reader, place func(tmp, dst string) error) (err error) {
 	if err := checkKey(key); err != nil {
 		return fmt.Errorf("put: %w", err)
 	}
@@ -88,7 +110,8 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("put %s: %w", s.URL(key), err)
 	}
-	f, err := os.CreateTemp(dir, tmpPrefix+"*")
+	removeOrphans(dir)
+	f, err := os.CreateTemp(dir, tmpPrefix+strconv.Itoa(os.Getpid())+"-*")
 	if err != nil {
 		return fmt.Errorf("put %s: %w", s.URL(key), err)
 	}
@@ -114,7 +137,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (err error) {
 	if err = ctx.Err(); err != nil {
 		return fmt.Errorf("put %s: %w", s.URL(key), err)
 	}
-	if err = os.Rename(tmp, dst); err != nil {
+	if err = place(tmp, dst); err != nil {
 		return fmt.Errorf("put %s: %w", s.URL(key), err)
 	}
 	// Make the rename itself durable.
@@ -126,6 +149,61 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (err error) {
 		}
 	}
 	return nil
+}
+
+// orphan reports whether name is a temporary file whose writer is gone: its process (named in the
+// name) no longer runs on this host.
+func orphan(name string) bool {
+	rest, ok := strings.CutPrefix(name, tmpPrefix)
+	if !ok {
+		return false
+	}
+	pidText, _, _ := strings.Cut(rest, "-")
+	pid, err := strconv.Atoi(pidText)
+	if err != nil || pid <= 0 {
+		return true // not written by this package's Put
+	}
+	p, err := os.FindProcess(pid)
+	return err != nil || p.Signal(syscall.Signal(0)) != nil
+}
+
+// removeOrphans removes the temporary files of killed writers from dir (best effort: a failure
+// only leaves them for the next write).
+func removeOrphans(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() && orphan(e.Name()) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// Orphans returns the paths of the temporary files under the store's root that killed writers
+// left behind (the next write to their directory removes them).
+func (s *Store) Orphans(ctx context.Context) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(s.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.Type().IsRegular() && orphan(d.Name()) {
+			out = append(out, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find temporary files under %s: %w", s.URL(""), err)
+	}
+	return out, nil
 }
 
 // Get opens the object at key.

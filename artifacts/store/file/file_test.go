@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -147,4 +149,43 @@ func BenchmarkStore(b *testing.B) {
 		b.Fatal(err)
 	}
 	storetest.Benchmark(b, st)
+}
+
+// TestOrphanedTemporaryFiles leaves the temporary file of a killed writer (a process that is
+// gone) and one of a live writer (this process) in a folder: Orphans lists the first only, and the
+// next write to the folder removes it and keeps the live one.
+func TestOrphanedTemporaryFiles(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := file.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(ctx, "stage-0/a", strings.NewReader("a")); err != nil {
+		t.Fatal(err)
+	}
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := filepath.Join(dir, "stage-0", fmt.Sprintf(".abs-tmp-%d-123", gone.Process.Pid))
+	live := filepath.Join(dir, "stage-0", fmt.Sprintf(".abs-tmp-%d-456", os.Getpid()))
+	for _, p := range []string{dead, live} {
+		if err := os.WriteFile(p, []byte("part"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := st.Orphans(ctx)
+	if err != nil || len(got) != 1 || got[0] != dead {
+		t.Errorf("Orphans = %v, %v; want [%s]", got, err, dead)
+	}
+	if err := st.Put(ctx, "stage-0/b", strings.NewReader("b")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dead); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the killed writer's temporary file is still there after a write: %v", err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("a live writer's temporary file was removed: %v", err)
+	}
 }

@@ -16,6 +16,14 @@
 //	AWS_SECRET_ACCESS_KEY  secret key (required)
 //	AWS_SESSION_TOKEN      session token of temporary credentials (optional)
 //
+// and the bounds of every request (Go durations such as 5s or 2m; Timeouts has the defaults):
+//
+//	ABS_S3_CONNECT_TIMEOUT  opening a TCP connection
+//	ABS_S3_TLS_TIMEOUT      the TLS handshake
+//	ABS_S3_HEADER_TIMEOUT   waiting for the response headers once the request is sent
+//	ABS_S3_IDLE_TIMEOUT     keeping an idle connection open for reuse
+//	ABS_S3_REQUEST_TIMEOUT  one whole request, its body and the response body included
+//
 // MinIO's MINIO_ROOT_USER and MINIO_ROOT_PASSWORD are deliberately not read: give the pipeline its
 // own access key, mapped to the AWS_* names.
 //
@@ -40,6 +48,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -76,12 +85,39 @@ type Config struct {
 	SecretKey    string
 	SessionToken string // empty for long-lived credentials
 
+	Timeouts Timeouts    // zero fields take DefaultTimeouts' values
 	Retry    RetryPolicy // zero means DefaultRetry
 	PartSize int64       // bytes per multipart part, at least MinPartSize; zero means DefaultPartSize
 
 	// Transport carries the HTTP requests; nil means a clone of http.DefaultTransport. Tests set it
 	// to inject faults.
 	Transport http.RoundTripper
+}
+
+// Timeouts bound the requests to the S3 service, so that a service that accepts connections and
+// never answers fails a request instead of hanging it. A zero field takes DefaultTimeouts' value.
+type Timeouts struct {
+	Connect time.Duration // opening a TCP connection
+	TLS     time.Duration // the TLS handshake
+	Header  time.Duration // the response headers, from the end of sending the request
+	Idle    time.Duration // an idle connection kept for reuse
+	Request time.Duration // one whole request, bodies included
+}
+
+// DefaultTimeouts fail a request to a silent service after 5 s (the response headers); with
+// DefaultRetry's 6 tries and 6.2 s of sleeps between them a store call gives up after about 40 s.
+// A whole request may take 5 minutes (a multipart part of 8 MiB at 30 kB/s).
+var DefaultTimeouts = Timeouts{Connect: 5 * time.Second, TLS: 5 * time.Second, Header: 5 * time.Second,
+	Idle: 90 * time.Second, Request: 5 * time.Minute}
+
+func (t Timeouts) withDefaults() Timeouts {
+	d := DefaultTimeouts
+	for _, f := range []struct{ v, def *time.Duration }{{&t.Connect, &d.Connect}, {&t.TLS, &d.TLS}, {&t.Header, &d.Header}, {&t.Idle, &d.Idle}, {&t.Request, &d.Request}} {
+		if *f.v <= 0 {
+			*f.v = *f.def
+		}
+	}
+	return t
 }
 
 // ConfigFromEnv reads the Config described in the package comment from the environment.
@@ -99,6 +135,21 @@ func ConfigFromEnv() (Config, error) {
 		c.Insecure = true
 	default:
 		return Config{}, fmt.Errorf("s3 config: ABS_S3_INSECURE=%q, want 1 or 0", v)
+	}
+	for _, v := range []struct {
+		name string
+		d    *time.Duration
+	}{{"ABS_S3_CONNECT_TIMEOUT", &c.Timeouts.Connect}, {"ABS_S3_TLS_TIMEOUT", &c.Timeouts.TLS}, {"ABS_S3_HEADER_TIMEOUT", &c.Timeouts.Header},
+		{"ABS_S3_IDLE_TIMEOUT", &c.Timeouts.Idle}, {"ABS_S3_REQUEST_TIMEOUT", &c.Timeouts.Request}} {
+		s := os.Getenv(v.name)
+		if s == "" {
+			continue
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return Config{}, fmt.Errorf("s3 config: %s=%q, want a positive duration such as 5s or 2m", v.name, s)
+		}
+		*v.d = d
 	}
 	if c.Endpoint == "" {
 		return Config{}, errors.New("s3 config: ABS_S3_ENDPOINT is not set (want host:port of the S3 service)")
@@ -147,10 +198,17 @@ func New(cfg Config, bucket, prefix string) (*Store, error) {
 	if region == "" {
 		region = "us-east-1"
 	}
+	to := cfg.Timeouts.withDefaults()
 	transport := cfg.Transport
 	if transport == nil {
-		transport = http.DefaultTransport.(*http.Transport).Clone()
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.DialContext = (&net.Dialer{Timeout: to.Connect, KeepAlive: 30 * time.Second}).DialContext
+		t.TLSHandshakeTimeout = to.TLS
+		t.ResponseHeaderTimeout = to.Header
+		t.IdleConnTimeout = to.Idle
+		transport = t
 	}
+	transport = deadline{transport, to.Request}
 	client, err := minio.New(cfg.Endpoint, &minio.Options{
 		Creds:        credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken),
 		Secure:       !cfg.Insecure,
@@ -209,6 +267,38 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
 	}
 	if err := s.putMultipart(ctx, key, r, data); err != nil {
 		return fmt.Errorf("put %s: %w", s.URL(key), err)
+	}
+	return nil
+}
+
+// Create writes r to the object at key unless one exists, with a conditional PUT (If-None-Match: *,
+// which S3 answers 412 Precondition Failed for an existing key). The object is sent in one request,
+// so it must fit in a part. If a try's answer is lost and the retry finds the object, Create
+// reports it as existing.
+func (s *Store) Create(ctx context.Context, key string, r io.Reader) error {
+	if err := store.CheckKey(key); err != nil {
+		return fmt.Errorf("create: %w", err)
+	}
+	data, full, err := readPart(ctx, r, nil, int(s.partSize))
+	if err != nil {
+		return fmt.Errorf("create %s: read: %w", s.URL(key), err)
+	}
+	if full {
+		return fmt.Errorf("create %s: object larger than %d bytes", s.URL(key), s.partSize)
+	}
+	opts := minio.PutObjectOptions{}
+	opts.SetMatchETagExcept("*")
+	sum := md5Base64(data)
+	err = s.retry.do(ctx, func() error {
+		_, err := s.core.PutObject(ctx, s.bucket, s.object(key), bytes.NewReader(data), int64(len(data)), sum, "", opts)
+		return err
+	})
+	var resp minio.ErrorResponse
+	if errors.As(err, &resp) && (resp.StatusCode == http.StatusPreconditionFailed || resp.Code == "PreconditionFailed") {
+		return fmt.Errorf("create %s: %w (%v)", s.URL(key), fs.ErrExist, err)
+	}
+	if err != nil {
+		return fmt.Errorf("create %s: %w", s.URL(key), err)
 	}
 	return nil
 }
@@ -399,4 +489,33 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("delete %s: %w", s.URL(key), err)
 	}
 	return nil
+}
+
+// deadline bounds each request it carries, the reading of the response body included, to d.
+type deadline struct {
+	rt http.RoundTripper
+	d  time.Duration
+}
+
+func (t deadline) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(req.Context(), t.d)
+	resp, err := t.rt.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = cancelBody{resp.Body, cancel}
+	return resp, nil
+}
+
+// cancelBody releases a request's deadline when its body is closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }

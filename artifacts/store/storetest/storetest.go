@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentPut", testConcurrentPut},
 		{"Cancel", testCancel},
 		{"URL", testURL},
+		{"Create", testCreate},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
@@ -543,4 +544,41 @@ func Benchmark(b *testing.B, st store.Store) {
 			}
 		})
 	}
+}
+
+// testCreate checks that Create writes a new object, refuses an existing one with fs.ErrExist
+// (leaving it as it was), and that of concurrent Creates of one key exactly one succeeds.
+func testCreate(t *testing.T, st store.Store) {
+	ctx := t.Context()
+	if err := st.Create(ctx, "lock", strings.NewReader("first")); err != nil {
+		t.Fatalf("Create of a new key: %v", err)
+	}
+	if err := st.Create(ctx, "lock", strings.NewReader("second")); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("Create of an existing key = %v, want fs.ErrExist", err)
+	}
+	checkBytes(t, "lock after a refused Create", Get(t, st, "lock"), []byte("first"))
+	const n = 8
+	errs := make(chan error, n)
+	for i := range n {
+		go func() { errs <- st.Create(ctx, "race/lock", strings.NewReader(fmt.Sprint(i))) }()
+	}
+	won := 0
+	for range n {
+		err := <-errs
+		if err == nil {
+			won++
+		} else if !errors.Is(err, fs.ErrExist) {
+			t.Errorf("concurrent Create: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d of %d concurrent Creates succeeded, want 1", won, n)
+	}
+	check := func(err error) {
+		t.Helper()
+		if err == nil || !strings.Contains(err.Error(), `"../x"`) {
+			t.Errorf("Create(../x) = %v, want an invalid-key error naming it", err)
+		}
+	}
+	check(st.Create(ctx, "../x", strings.NewReader("x")))
 }
