@@ -24,7 +24,7 @@ import (
 )
 
 // tinyConfig keeps the end-to-end runs to seconds: a C=4, N=1 supernet on 256 Fashion-MNIST images.
-const tinyConfig = `{"train":256,"valid":64,"test":256,"width":4,"retrain_epochs":1,"search_budget":50}`
+const tinyConfig = `{"base_epoch":0,"train":256,"valid":64,"test":256,"width":4,"retrain_epochs":1,"search_budget":50}`
 
 var steps struct {
 	once sync.Once
@@ -58,7 +58,7 @@ func TestStepKilledMidRun(t *testing.T) {
 	bin := buildSteps(t)
 	run := filepath.Join(t.TempDir(), "run")
 	progress := filepath.Join(t.TempDir(), "progress")
-	args := []string{"-run", run, "-stage", "0", "-epochs", "1", "-config", `{"train":1280,"valid":64,"width":4}`}
+	args := []string{"-run", run, "-stage", "0", "-epochs", "1", "-config", `{"train":1280,"valid":64,"width":4,"base_epoch":0}`}
 	cmd := exec.Command(filepath.Join(bin, "train-supernet"), args...)
 	cmd.Env = append(os.Environ(), "ARGO_PROGRESS_FILE="+progress)
 	if err := cmd.Start(); err != nil {
@@ -250,7 +250,7 @@ func TestPipelinesOtherSpaces(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			store := filepath.Join(t.TempDir(), "run")
-			cfg := strings.TrimSuffix(tc.config, "}") + `,"train":128,"valid":64,"test":128,"retrain_epochs":1,"children_per_op":2,"search":"evolution","search_budget":4}`
+			cfg := strings.TrimSuffix(tc.config, "}") + `,"base_epoch":0,"train":128,"valid":64,"test":128,"retrain_epochs":1,"children_per_op":2,"search":"evolution","search_budget":4}`
 			params := map[string]string{"store": store, "config": cfg, "epochs-first": "1"}
 			for k, v := range tc.params {
 				params[k] = v

@@ -111,7 +111,7 @@ func TestTrainDivergesWritesNothing(t *testing.T) {
 	}
 	run := filepath.Join(t.TempDir(), "run")
 	err := TrainSupernet(context.Background(), []string{"-run", run, "-epochs", "1",
-		"-config", `{"train":128,"valid":32,"width":4,"batch":32,"lr":1e30,"lr_min":0}`})
+		"-config", `{"train":128,"valid":32,"width":4,"batch":32,"lr":1e30,"lr_min":0,"base_epoch":0}`})
 	if err == nil || !strings.Contains(err.Error(), "train-supernet: stage 0 epoch 0") {
 		t.Fatalf("train-supernet with lr 1e30: %v, want an error naming the step and epoch", err)
 	}

@@ -30,23 +30,22 @@ func TrainSupernet(ctx context.Context, args []string) error {
 	var c step.Common
 	c.Register(fs)
 	stage := fs.Int("stage", 0, "shrinking stage `N` (0 = the first, on the whole space)")
-	epochs := fs.Int("epochs", 1, "training epochs of this stage")
+	epochs := fs.Int("epochs", 2, "training epochs of this stage (at stage 0 more than config base_epoch)")
 	dataset := fs.String("dataset", "fashion-mnist", "training data set: fashion-mnist or cifar10")
 	usage(fs, "train-supernet", "Trains the supernet of one shrinking stage with single-path sampling.")
 	if err := step.Parse(fs, args); err != nil {
 		return err
 	}
-	j, err := newJob(ctx, "train-supernet", c, fs, func(*job) error {
+	j, err := newJob(ctx, "train-supernet", c, fs, func(j *job) error {
 		return errors.Join(checkStage(*stage), checkDataset(*dataset),
-			check(*epochs >= 1, "-epochs %d: want at least 1", *epochs))
+			check(*epochs >= 1, "-epochs %d: want at least 1", *epochs),
+			// The base must differ from the trained weights, or every angle is 0.
+			check(*stage > 0 || j.cfg.BaseEpoch < *epochs, "config base_epoch = %d with -epochs %d at stage 0: want base_epoch < epochs (the base weights must be older than the trained ones)", j.cfg.BaseEpoch, *epochs))
 	})
 	if err != nil {
 		return err
 	}
 	defer j.unlock()
-	if *stage == 0 && j.cfg.BaseEpoch > *epochs {
-		return fmt.Errorf("config base_epoch = %d: stage 0 trains only -epochs %d, so its weights after epoch %d never exist", j.cfg.BaseEpoch, *epochs, j.cfg.BaseEpoch)
-	}
 	sp := j.sp
 	shrunk, err := j.readSpace(ctx, sp, *stage)
 	if err != nil {
