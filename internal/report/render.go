@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"math"
 	"sort"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -70,6 +71,18 @@ type retrainView struct {
 	ValidAcc, TestAcc *float64
 }
 
+// intTicks labels the integers of an axis (stages, epochs), at most about ten of them.
+type intTicks struct{}
+
+func (intTicks) Ticks(lo, hi float64) []plot.Tick {
+	step := math.Max(1, math.Ceil((hi-lo)/10))
+	var ts []plot.Tick
+	for v := math.Ceil(lo); v <= hi; v += step {
+		ts = append(ts, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', 0, 64)})
+	}
+	return ts
+}
+
 // palette is the colour of the i-th series.
 func palette(i int) color.Color {
 	c := []color.RGBA{{31, 119, 180, 255}, {255, 127, 14, 255}, {44, 160, 44, 255}, {214, 39, 40, 255}, {148, 103, 189, 255}, {140, 86, 75, 255}}
@@ -117,6 +130,7 @@ func (r *run) render() (map[string][]byte, error) {
 	var err error
 	p := plot.New()
 	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = "Supernet training", "epoch (all stages)", "training loss"
+	p.X.Tick.Marker, p.Legend.Top = intTicks{}, true
 	epoch, curves := 0, 0
 	for _, s := range r.stages {
 		v.Stages = append(v.Stages, stageView{stage: s, Heat: heat(s.Scores, s.Decided)})
@@ -148,6 +162,7 @@ func (r *run) render() (map[string][]byte, error) {
 		p := plot.New()
 		p.Title.Text, p.X.Label.Text, p.Y.Label.Text = "Search space size", "stages done (0 = the space before shrinking)", "children (log scale)"
 		p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+		p.X.Tick.Marker, p.X.Padding = intTicks{}, vg.Points(10)
 		if err := line(p, "size", sizes, 0); err != nil {
 			return nil, err
 		}
@@ -171,6 +186,7 @@ func (r *run) render() (map[string][]byte, error) {
 	if len(r.retrain) > 0 {
 		p := plot.New()
 		p.Title.Text, p.X.Label.Text, p.Y.Label.Text = "Retraining", "epoch", "training loss"
+		p.X.Tick.Marker, p.Legend.Top = intTicks{}, true
 		var xys plotter.XYs
 		for _, e := range r.retrain {
 			xys = append(xys, plotter.XY{X: float64(e.Epoch + 1), Y: e.TrainLoss})
@@ -217,6 +233,7 @@ func (r *run) tauPlot(put func(string, *plot.Plot) (string, error)) (string, err
 	sort.Strings(names)
 	p := plot.New()
 	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = "Ranking vs. ground truth ("+dataset+")", "stage", "Kendall τ"
+	p.X.Tick.Marker, p.Legend.Top = intTicks{}, true
 	for i, n := range names {
 		if err := line(p, n, series[n], i); err != nil {
 			return "", err
@@ -246,7 +263,7 @@ func (r *run) searchPlot(put func(string, *plot.Plot) (string, error)) (*searchV
 	if err != nil {
 		return nil, err
 	}
-	w.Color, w.Shape, w.Radius = palette(3), draw.CrossGlyph{}, vg.Points(6)
+	w.Color, w.Shape, w.Radius = palette(3), draw.CrossGlyph{}, vg.Points(8)
 	p.Add(s, w)
 	p.Legend.Add("candidate", s)
 	p.Legend.Add("best", w)
