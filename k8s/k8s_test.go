@@ -39,6 +39,7 @@ const (
 	secretName     = "abs-s3"
 	serviceAccount = "abs-workflow"
 	bucket         = "abs"
+	imageUID       = "65532" // the final stage's USER in the Dockerfile, uid and gid
 )
 
 // strict decodes YAML or JSON into the typed object its apiVersion and kind name, rejecting
@@ -190,6 +191,11 @@ func TestPipelinesUseTheseObjects(t *testing.T) {
 			if sa, ok := m["serviceAccountName"]; ok && sa != serviceAccount {
 				t.Errorf("%s: serviceAccountName %v, want %s", f, sa, serviceAccount)
 			}
+			for _, k := range []string{"runAsUser", "runAsGroup"} {
+				if id, ok := m[k]; ok && fmt.Sprint(id) != imageUID {
+					t.Errorf("%s: %s %v, want the image's user %s (k8s/Dockerfile)", f, k, id, imageUID)
+				}
+			}
 		})
 		if refs == 0 {
 			t.Errorf("%s reads nothing from Secret %s; its steps cannot reach the store", f, secretName)
@@ -327,7 +333,9 @@ func TestAllows(t *testing.T) {
 	}
 }
 
-// TestDockerfile checks what the pipelines rely on: static step binaries and a non-root final stage.
+// TestDockerfile checks what the pipelines rely on: static step binaries, a final stage with the
+// numeric non-root user the pipelines run as, and a build context without the repository's
+// history, binaries and runs.
 func TestDockerfile(t *testing.T) {
 	b, err := os.ReadFile("Dockerfile")
 	if err != nil {
@@ -351,9 +359,10 @@ func TestDockerfile(t *testing.T) {
 	if len(from) < 2 {
 		t.Fatalf("Dockerfile has %d stages, want a multi-stage build", len(from))
 	}
-	final := from[len(from)-1]
-	if !strings.HasSuffix(final, ":nonroot") && (user == "" || strings.HasPrefix(user, "root") || strings.HasPrefix(user, "0")) {
-		t.Errorf("final stage %s runs as root", final)
+	// runAsNonRoot needs a numeric user: the kubelet cannot check a name. The pipelines run their
+	// steps as this uid and gid.
+	if final := from[len(from)-1]; user != imageUID+":"+imageUID {
+		t.Errorf("final stage %s has USER %q, want %s:%s", final, user, imageUID, imageUID)
 	}
 	for _, want := range []string{"CGO_ENABLED=0", "./cmd/...", "./steps/..."} {
 		if !strings.Contains(build, want) {
@@ -365,6 +374,26 @@ func TestDockerfile(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m)^COPY --from=\S+ /out/ /usr/local/bin/$`).Match(b) {
 		t.Error("Dockerfile does not put the binaries in /usr/local/bin")
+	}
+	ignore, err := os.ReadFile("../.dockerignore")
+	if err != nil {
+		t.Fatalf("the build context is the repository root and needs a .dockerignore: %v", err)
+	}
+	ignored := map[string]bool{}
+	for _, line := range strings.Split(string(ignore), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			ignored[strings.Trim(line, "/")] = true
+		}
+	}
+	for _, p := range []string{".git", "bin", "runs"} {
+		if !ignored[p] {
+			t.Errorf(".dockerignore does not leave out %s", p)
+		}
+	}
+	for _, p := range []string{"go.mod", "go.sum", "cmd", "steps", "internal", "artifacts", "*.go", "**/*.go"} {
+		if ignored[p] {
+			t.Errorf(".dockerignore leaves out %s, which the build needs", p)
+		}
 	}
 }
 

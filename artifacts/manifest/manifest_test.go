@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/abs-nas/abs/artifacts"
 	"github.com/abs-nas/abs/artifacts/manifest"
 	"github.com/abs-nas/abs/artifacts/schema"
 	"github.com/abs-nas/abs/artifacts/store/file"
@@ -39,25 +38,22 @@ func TestAddFind(t *testing.T) {
 // run is a small run on disk: a weights artifact and a scores artifact computed from it and from a
 // data file outside the run.
 type run struct {
-	dir, extDir string
-	st          *file.Store
-	weights     schema.Object
-	scores      schema.Object
+	dir     string
+	st      *file.Store
+	weights schema.Object
+	scores  schema.Object
 }
 
 func newRun(t *testing.T) *run {
 	t.Helper()
 	ctx := context.Background()
-	r := &run{dir: t.TempDir(), extDir: t.TempDir()}
+	r := &run{dir: t.TempDir()}
 	var err error
 	if r.st, err = file.New(r.dir); err != nil {
 		t.Fatal(err)
 	}
-	ext, err := file.New(r.extDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	space, err := schema.Space.Put(ctx, ext, "nb201/space.parquet", schema.Meta{Producer: "fixture"},
+	// An input that is no listed artifact (not a .parquet key, so not required in the manifest).
+	space, err := schema.Space.Put(ctx, r.st, "fixture/space.pq", schema.Meta{Producer: "fixture"},
 		[]schema.SpaceOp{{Edge: 0, Op: "none", Alive: true}})
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +81,7 @@ func newRun(t *testing.T) *run {
 
 func verify(t *testing.T, r *run) manifest.Report {
 	t.Helper()
-	rep, err := manifest.Verify(context.Background(), r.st, artifacts.OpenObject)
+	rep, err := manifest.Verify(context.Background(), r.st)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,10 +128,10 @@ func TestVerifyFindsProblems(t *testing.T) {
 			}
 		}, "stage0/scores.parquet: get "},
 		{"missing input", func(t *testing.T, r *run) {
-			if err := os.Remove(filepath.Join(r.extDir, "nb201", "space.parquet")); err != nil {
+			if err := os.Remove(filepath.Join(r.dir, "fixture", "space.pq")); err != nil {
 				t.Fatal(err)
 			}
-		}, "nb201/space.parquet does not exist"},
+		}, "fixture/space.pq does not exist"},
 		{"input rewritten", func(t *testing.T, r *run) {
 			w, err := schema.Weights.Put(ctx, r.st, "stage0/supernet.parquet", schema.Meta{Producer: "train-supernet", Seed: 2}, nil)
 			if err != nil {
@@ -174,12 +170,30 @@ func TestVerifyFindsProblems(t *testing.T) {
 	}
 }
 
+// TestVerifyCopiedRun moves a run to another folder: its provenance names its inputs by their keys
+// in the run, so the copy verifies and names no path of the original.
+func TestVerifyCopiedRun(t *testing.T) {
+	r := newRun(t)
+	moved := filepath.Join(t.TempDir(), "moved")
+	if err := os.Rename(r.dir, moved); err != nil {
+		t.Fatal(err)
+	}
+	st, err := file.New(moved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := manifest.Verify(context.Background(), st)
+	if err != nil || rep.Err() != nil || rep.Inputs != 2 {
+		t.Errorf("Verify of the moved run = %d inputs, %v, %v; want 2 inputs, no problems", rep.Inputs, rep.Err(), err)
+	}
+}
+
 func TestVerifyNoManifest(t *testing.T) {
 	st, err := file.New(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = manifest.Verify(context.Background(), st, nil)
+	_, err = manifest.Verify(context.Background(), st)
 	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "manifest.json") {
 		t.Errorf("error = %v, want a not-exist error naming manifest.json", err)
 	}

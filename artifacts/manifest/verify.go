@@ -11,10 +11,6 @@ import (
 	"github.com/abs-nas/abs/artifacts/store"
 )
 
-// Opener opens the store holding the object at url and returns the object's key in it;
-// artifacts.OpenObject is one.
-type Opener func(ctx context.Context, url string) (store.Store, string, error)
-
 // Report is the outcome of Verify.
 type Report struct {
 	Artifacts int     // artifacts checked
@@ -28,16 +24,16 @@ func (r Report) Err() error { return errors.Join(r.Problems...) }
 // Verify checks the run in st against its manifest: every listed artifact exists with the listed
 // size and sha256; an artifact with a schema has that schema and producer in its own metadata; every
 // provenance input of every artifact exists and still has the sha256 the artifact recorded; and
-// every Parquet file of the run is listed. Inputs inside the run are read from st, others through
-// open (nil: they count as problems). The error is for a run whose manifest cannot be read;
-// problems with the run are in the Report.
-func Verify(ctx context.Context, st store.Store, open Opener) (Report, error) {
+// every Parquet file of the run is listed. Inputs are keys relative to the run's root, read from
+// st, so a copied or moved run verifies where it is. The error is for a run whose manifest cannot
+// be read; problems with the run are in the Report.
+func Verify(ctx context.Context, st store.Store) (Report, error) {
 	var r Report
 	m, err := Load(ctx, st)
 	if err != nil {
 		return r, err
 	}
-	v := verifier{st: st, open: open, prefix: strings.TrimSuffix(st.URL("x"), "x"), sums: map[string]string{}}
+	v := verifier{st: st, sums: map[string]string{}}
 	for _, e := range m.Artifacts {
 		r.Artifacts++
 		r.Problems = append(r.Problems, v.artifact(ctx, e)...)
@@ -62,9 +58,7 @@ func Verify(ctx context.Context, st store.Store, open Opener) (Report, error) {
 
 type verifier struct {
 	st     store.Store
-	open   Opener
-	prefix string            // URL of the run's root, ending in a slash
-	sums   map[string]string // sha256 of the objects read so far, by URL
+	sums   map[string]string // sha256 of the objects read so far, by key
 	inputs []input           // inputs to check, in order of first use
 	seen   map[string]bool
 }
@@ -81,7 +75,7 @@ func (v *verifier) artifact(ctx context.Context, e Entry) []error {
 	if err != nil {
 		return []error{fmt.Errorf("artifact %s: %w", v.st.URL(e.Key), err)}
 	}
-	v.sums[obj.URL] = obj.SHA256
+	v.sums[e.Key] = obj.SHA256
 	if obj.Size != e.Size || obj.SHA256 != e.SHA256 {
 		// Its bytes are not the recorded ones: its metadata is not worth checking.
 		return []error{fmt.Errorf("artifact %s: has %d bytes with sha256 %s, manifest says %d bytes with sha256 %s",
@@ -103,7 +97,7 @@ func (v *verifier) artifact(ctx context.Context, e Entry) []error {
 		v.seen = map[string]bool{}
 	}
 	for _, in := range meta.Inputs {
-		key := in.URL + " " + in.SHA256
+		key := in.Key + " " + in.SHA256
 		if !v.seen[key] {
 			v.seen[key] = true
 			v.inputs = append(v.inputs, input{in, obj.URL})
@@ -112,32 +106,23 @@ func (v *verifier) artifact(ctx context.Context, e Entry) []error {
 	return probs
 }
 
-// input checks that one provenance input exists with the recorded sha256.
+// input checks that one provenance input exists in the run with the recorded sha256.
 func (v *verifier) input(ctx context.Context, in input) error {
-	sum, ok := v.sums[in.URL]
+	url := v.st.URL(in.Key)
+	sum, ok := v.sums[in.Key]
 	if !ok {
-		st, key := v.st, strings.TrimPrefix(in.URL, v.prefix)
-		if !strings.HasPrefix(in.URL, v.prefix) {
-			if v.open == nil {
-				return fmt.Errorf("artifact %s: input %s is outside the run and no opener was given", in.by, in.URL)
-			}
-			var err error
-			if st, key, err = v.open(ctx, in.URL); err != nil {
-				return fmt.Errorf("artifact %s: input %s: %w", in.by, in.URL, err)
-			}
-		}
-		_, obj, err := schema.Fetch(ctx, st, key)
+		_, obj, err := schema.Fetch(ctx, v.st, in.Key)
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("artifact %s: input %s does not exist", in.by, in.URL)
+			return fmt.Errorf("artifact %s: input %s does not exist", in.by, url)
 		}
 		if err != nil {
-			return fmt.Errorf("artifact %s: input %s: %w", in.by, in.URL, err)
+			return fmt.Errorf("artifact %s: input %s: %w", in.by, url, err)
 		}
 		sum = obj.SHA256
-		v.sums[in.URL] = sum
+		v.sums[in.Key] = sum
 	}
 	if sum != in.SHA256 {
-		return fmt.Errorf("artifact %s: input %s has sha256 %s, the artifact recorded %s", in.by, in.URL, sum, in.SHA256)
+		return fmt.Errorf("artifact %s: input %s has sha256 %s, the artifact recorded %s", in.by, url, sum, in.SHA256)
 	}
 	return nil
 }

@@ -56,7 +56,7 @@ func (a *Artifact) WriteText(w io.Writer, maxRows int) error {
 		if i == 0 {
 			name = "inputs"
 		}
-		label(&b, name, in.URL+" sha256:"+in.SHA256)
+		label(&b, name, in.Key+" sha256:"+in.SHA256)
 	}
 	label(&b, "rows", strconv.Itoa(a.Len()))
 	if _, err := io.WriteString(w, b.String()); err != nil {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/abs-nas/abs/artifacts/store"
 )
 
 // Keys of the Parquet key-value metadata that carry an artifact's Meta.
@@ -37,9 +39,10 @@ type Meta struct {
 	Inputs []Input `json:"inputs"`
 }
 
-// Input names one input artifact by URL and the hex sha256 of its bytes when it was read.
+// Input names one input artifact by its key relative to the run's root (so a run verifies
+// wherever it is copied to) and the hex sha256 of its bytes when it was read.
 type Input struct {
-	URL    string `json:"url"`
+	Key    string `json:"key"`
 	SHA256 string `json:"sha256"`
 }
 
@@ -52,11 +55,11 @@ func (m Meta) validate() error {
 		return fmt.Errorf("meta: config is not valid JSON: %.60q", m.Config)
 	}
 	for i, in := range m.Inputs {
-		if in.URL == "" {
-			return fmt.Errorf("meta: input %d has an empty URL", i)
+		if err := store.CheckKey(in.Key); err != nil {
+			return fmt.Errorf("meta: input %d: %w", i, err)
 		}
 		if !validSHA256(in.SHA256) {
-			return fmt.Errorf("meta: input %s: sha256 %q is not 64 lower-case hex digits", in.URL, in.SHA256)
+			return fmt.Errorf("meta: input %s: sha256 %q is not 64 lower-case hex digits", in.Key, in.SHA256)
 		}
 	}
 	return nil
@@ -129,7 +132,7 @@ func metaFrom(find func(key string) (string, bool)) (Meta, error) {
 		return m, err
 	}
 	if err := json.Unmarshal([]byte(v), &m.Inputs); err != nil {
-		return m, fmt.Errorf("metadata key %q: want a JSON list of {url, sha256}: %v", keyInputs, err)
+		return m, fmt.Errorf("metadata key %q: want a JSON list of {key, sha256}: %v", keyInputs, err)
 	}
 	return m, nil
 }

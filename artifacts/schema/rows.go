@@ -93,7 +93,8 @@ type Epoch struct {
 	ValidLoss *float64 `parquet:"valid_loss" json:"valid_loss"`
 	ValidAcc  *float64 `parquet:"valid_acc" json:"valid_acc"`
 	TestAcc   *float64 `parquet:"test_acc" json:"test_acc"`
-	Seconds   float64  `parquet:"seconds" json:"seconds"` // wall time of the epoch
+	// Wall-clock times are not recorded: they would make two runs of the same inputs differ in
+	// bytes. The steps log them.
 }
 
 // Correlation is, in benchmark mode, how one metric of a stage's children ranks them against one
@@ -132,7 +133,7 @@ var (
 	Scores     = define[OpScore]("scores", 1)
 	Shrink     = define[Stage]("shrink", 1)
 	Candidates = define[Candidate]("candidates", 1)
-	Metrics    = define[Epoch]("metrics", 1)
+	Metrics    = define[Epoch]("metrics", 2)
 	// Benchmark mode (config ground_truth): score-operators' and prune's comparisons with the table.
 	Correlations = define[Correlation]("correlations", 1)
 	OpTruths     = define[OpTruth]("op-truth", 1)

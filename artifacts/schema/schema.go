@@ -244,8 +244,9 @@ type Object struct {
 	Meta   Meta
 }
 
-// Input returns o as a provenance input for the Meta of an artifact computed from it.
-func (o Object) Input() Input { return Input{URL: o.URL, SHA256: o.SHA256} }
+// Input returns o as a provenance input for the Meta of an artifact computed from it. Its key is
+// o's key in the store it was read from, which must be the run's root.
+func (o Object) Input() Input { return Input{Key: o.Key, SHA256: o.SHA256} }
 
 // Put writes rows with meta to key in st, streaming, and returns the stored Object, whose sha256 is
 // computed while writing.

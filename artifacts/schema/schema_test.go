@@ -28,8 +28,8 @@ func testMeta(producer string) Meta {
 		Seed:            42,
 		Config:          `{"epochs":2,"space":"nb201"}`,
 		Inputs: []Input{
-			{URL: "file:///runs/r1/supernet.parquet", SHA256: strings.Repeat("ab", 32)},
-			{URL: "s3://bucket/runs/r1/space.parquet", SHA256: strings.Repeat("0f", 32)},
+			{Key: "stage-0/supernet.parquet", SHA256: strings.Repeat("ab", 32)},
+			{Key: "stage-0/space.parquet", SHA256: strings.Repeat("0f", 32)},
 		},
 	}
 }
@@ -98,8 +98,8 @@ func samples() []sample {
 			{Round: 3, ID: 99, Ops: darts, FLOPs: 2000, Fitness: -2},
 		}),
 		sampleOf(Metrics, []Epoch{
-			{Epoch: 0, Steps: 390, LR: 0.025, TrainLoss: 2.1, TrainAcc: f64(21.5), Seconds: 12.5},
-			{Epoch: 1, Steps: 780, LR: 0.001, TrainLoss: 1.7, TrainAcc: f64(35), ValidLoss: f64(1.8), ValidAcc: f64(33.3), TestAcc: f64(32.5), Seconds: 12},
+			{Epoch: 0, Steps: 390, LR: 0.025, TrainLoss: 2.1, TrainAcc: f64(21.5)},
+			{Epoch: 1, Steps: 780, LR: 0.001, TrainLoss: 1.7, TrainAcc: f64(35), ValidLoss: f64(1.8), ValidAcc: f64(33.3), TestAcc: f64(32.5)},
 		}),
 		sampleOf(Correlations, []Correlation{
 			{Metric: "angle", Dataset: "cifar10", Children: 15625, KendallTau: 0.4713943103435916, SpearmanRho: 0.65},
@@ -260,7 +260,7 @@ func TestMetaValidation(t *testing.T) {
 	}{
 		{"producer", func(m *Meta) { m.Producer = "" }, "producer is empty"},
 		{"config", func(m *Meta) { m.Config = "{epochs:" }, "config is not valid JSON"},
-		{"input url", func(m *Meta) { m.Inputs[0].URL = "" }, "input 0 has an empty URL"},
+		{"input key", func(m *Meta) { m.Inputs[0].Key = "/runs/r1/supernet.parquet" }, `input 0: invalid key "/runs/r1/supernet.parquet"`},
 		{"input sha", func(m *Meta) { m.Inputs[1].SHA256 = strings.Repeat("AB", 32) }, "is not 64 lower-case hex digits"},
 		{"schema", func(m *Meta) { m.Schema = "children" }, "meta names schema children"},
 	} {
@@ -423,8 +423,8 @@ func TestPutGet(t *testing.T) {
 	if obj.SHA256 != hex.EncodeToString(sum[:]) || obj.Size != int64(len(onDisk)) {
 		t.Errorf("Put returned sha256 %s size %d, want %x size %d", obj.SHA256, obj.Size, sum, len(onDisk))
 	}
-	if want := st.URL("stage0/scores.parquet"); obj.URL != want || obj.Input().URL != want {
-		t.Errorf("URL = %s, want %s", obj.URL, want)
+	if want := st.URL("stage0/scores.parquet"); obj.URL != want || obj.Input().Key != "stage0/scores.parquet" {
+		t.Errorf("URL = %s, input key %s; want %s, stage0/scores.parquet", obj.URL, obj.Input().Key, want)
 	}
 	got, gobj, err := Scores.Get(ctx, st, "stage0/scores.parquet")
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/abs-nas/abs/artifacts"
+	"github.com/abs-nas/abs/artifacts/manifest"
 	"github.com/abs-nas/abs/artifacts/schema"
 	"github.com/abs-nas/abs/artifacts/store"
 	"github.com/abs-nas/abs/internal/miniotest"
@@ -100,9 +101,13 @@ func TestStepKilledMidRun(t *testing.T) {
 // binaries on real data, once on the file store and once on a real S3 server (MinIO): two
 // shrinking stages (the recursion), search and retraining. It then verifies the run, reruns a step
 // (which skips, its outputs being up to date) and forces a step to redo its work, which must give
-// the same bytes. abs report writes the run's report into the run, where verify checks it too.
+// the same bytes. The two runs, in two stores, must hold byte-identical artifacts (same inputs,
+// config and seed), and a copy of the file run, moved elsewhere, must verify. abs report writes
+// the run's report into the run, where verify checks it too (and where it is the same bytes in both
+// stores).
 func TestPipelineEndToEnd(t *testing.T) {
 	bin := buildSteps(t)
+	sums := map[string]map[string]string{} // backend → key → sha256, from the manifests
 	for _, backend := range []string{"file", "s3"} {
 		t.Run(backend, func(t *testing.T) {
 			store := filepath.Join(t.TempDir(), "run")
@@ -150,6 +155,10 @@ func TestPipelineEndToEnd(t *testing.T) {
 			if err != nil || acc <= 0 || acc > 100 {
 				t.Errorf("retrain test-accuracy %q", outputs["retrain"]["test-accuracy"])
 			}
+			// The last stage comes out of the recursion; the search step does not look for it.
+			if search := strings.Join(rec.Nodes[8].Command, " "); !strings.Contains(search, " -stage 1 ") {
+				t.Errorf("search ran as %q, want -stage 1 (the last shrinking stage)", search)
+			}
 			best := outputs["search"]["best"]
 			if !strings.HasPrefix(best, "|") {
 				t.Errorf("search best %q is not an NB201 arch string", best)
@@ -191,7 +200,35 @@ func TestPipelineEndToEnd(t *testing.T) {
 			if code != 0 {
 				t.Errorf("abs verify after the rerun: exit %d\n%s%s", code, stdout, stderr)
 			}
+			m, err := manifest.Load(ctx, st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sums[backend] = map[string]string{}
+			for _, a := range m.Artifacts {
+				sums[backend][a.Key] = a.SHA256
+			}
+			if backend == "file" {
+				moved := filepath.Join(t.TempDir(), "moved")
+				if err := os.Rename(store, moved); err != nil {
+					t.Fatal(err)
+				}
+				if code, stdout, stderr := abs("verify", moved); code != 0 {
+					t.Errorf("abs verify of the moved run: exit %d\n%s%s", code, stdout, stderr)
+				}
+			}
 		})
+	}
+	if len(sums["file"]) == 0 || len(sums["s3"]) == 0 {
+		t.Fatal("a run failed: no two stores to compare")
+	}
+	for key, sum := range sums["file"] {
+		if sums["s3"][key] != sum {
+			t.Errorf("%s: sha256 %s in the file store, %s in the s3 store", key, sum, sums["s3"][key])
+		}
+	}
+	if len(sums["file"]) != len(sums["s3"]) {
+		t.Errorf("%d artifacts in the file store, %d in the s3 store", len(sums["file"]), len(sums["s3"]))
 	}
 }
 

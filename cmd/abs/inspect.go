@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -155,7 +156,29 @@ func show(ctx context.Context, args []string, stdout io.Writer, asJSON bool, max
 		}{obj.URL, obj.Size, obj.SHA256, a.Meta, a.Rows})
 	}
 	fmt.Fprintf(stdout, "%-11s%s\n%-11s%d bytes\n%-11s%s\n", "url:", obj.URL, "size:", obj.Size, "sha256:", obj.SHA256)
-	return a.WriteText(stdout, maxRows)
+	if err := a.WriteText(stdout, maxRows); err != nil {
+		return err
+	}
+	if rows, ok := a.Rows.([]schema.OpTruth); ok {
+		writeKept(stdout, rows)
+	}
+	return nil
+}
+
+// writeKept prints the benchmark-mode summary of an op-truth artifact: how many of the operators
+// prune kept rank in the ground-truth top k, per data set, k being the number kept.
+func writeKept(w io.Writer, rows []schema.OpTruth) {
+	var parts []string
+	seen := map[string]bool{}
+	k := int32(0)
+	for _, r := range rows {
+		if !seen[r.Dataset] {
+			seen[r.Dataset] = true
+			k = r.TopK
+			parts = append(parts, fmt.Sprintf("%s %d", r.Dataset, r.KeptInTopK))
+		}
+	}
+	fmt.Fprintf(w, "kept %d operators; of them in the ground-truth top %d: %s\n", k, k, strings.Join(parts, ", "))
 }
 
 func verify(ctx context.Context, args []string, stdout io.Writer) error {
@@ -166,7 +189,7 @@ func verify(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rep, err := manifest.Verify(ctx, st, artifacts.OpenObject)
+	rep, err := manifest.Verify(ctx, st)
 	if err != nil {
 		return err
 	}

@@ -11,9 +11,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 )
 
 const usage = `abs runs ABS pipelines on one machine and inspects the artifacts of their runs.
@@ -49,9 +49,11 @@ func register(c *command) { commands[c.name] = c }
 var errUsage = errors.New("usage")
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signalContext()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
+	if sig := stop(); sig != nil && code != 0 {
+		code = 128 + int(sig.(syscall.Signal)) // the shell's status of a command a signal ended
+	}
 	os.Exit(code)
 }
 

@@ -7,9 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/abs-nas/abs/internal/pipeline"
@@ -27,11 +29,14 @@ Fields that only matter on a cluster (images, resources, podSpecPatch, service a
 once and have no effect; any other field the executor does not implement is an error. Environment
 variables from Secrets are taken from this machine's environment under the same names.
 
+SIGINT or SIGTERM stops the running step's process group (SIGTERM, SIGKILL after 30 s), waits for
+it and records the run as interrupted; abs then exits 130 resp. 143.
+
 The executor keeps a record of every step it ran (command, arguments, outputs) in -dir, so one step
 can be run again with 'abs rerun'.
 
 Examples:
-  abs run pipelines/abs-nb201.yaml
+  abs run pipelines/abs-nb201.yaml -p store=runs/nb201-seed1
   abs run pipelines/abs-nb201.yaml -p store=runs/nb201-seed2 -p seed=2 -p epochs-first=3
   abs run pipelines/abs-nb201.yaml -p store=s3://abs/runs/nb201-1
 `,
@@ -174,4 +179,36 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// signalContext returns a context that SIGINT or SIGTERM cancels, with the cause "interrupted by
+// signal NAME", so that 'abs run' stops the running step (its process group: SIGTERM, then SIGKILL
+// after the grace period), waits for it and records the run as interrupted, instead of dying at
+// once and leaving the step running. Later signals are absorbed while abs finishes. stop releases
+// the signals and returns the one that arrived, if any.
+func signalContext() (ctx context.Context, stop func() os.Signal) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	got := make(chan os.Signal, 1)
+	quit := make(chan struct{})
+	go func() {
+		select {
+		case s := <-sigs:
+			got <- s
+			cancel(fmt.Errorf("interrupted by signal %v", s))
+		case <-quit:
+		}
+	}()
+	return ctx, func() os.Signal {
+		close(quit)
+		select {
+		case s := <-got:
+			signal.Stop(sigs)
+			return s
+		default:
+			signal.Stop(sigs)
+			return nil
+		}
+	}
 }

@@ -10,12 +10,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	argoenv "github.com/argoproj/argo-workflows/v3/util/expr/env"
+	"github.com/argoproj/argo-workflows/v3/workflow/validate"
+	"github.com/expr-lang/expr"
 )
 
 // OutputRootEnv names the environment variable through which the local executor tells a container
@@ -25,13 +30,27 @@ import (
 // as they are.
 const OutputRootEnv = "ABS_OUTPUT_ROOT"
 
-// maxDepth bounds template nesting, so a recursive template whose `when` never turns false stops.
-const maxDepth = 200
+// maxDepth bounds template nesting as Argo's controller does (maxAllowedStackDepth in
+// workflow/controller/controller.go, v3.7.18): the entrypoint is at depth 1, each step or task one
+// deeper, and a template at depth 100 or more fails, so a recursion whose `when` never turns false
+// stops.
+const maxDepth = 100
+
+// DefaultStopGrace is how long a container stopped by the executor (abs run got SIGINT or SIGTERM)
+// has between SIGTERM and SIGKILL: the kubelet's default terminationGracePeriodSeconds.
+const DefaultStopGrace = 30 * time.Second
 
 // Executor runs a Workflow on this machine: steps, DAG and container templates, parameter
-// substitution, `when`, recursion, output parameters from files and retries. Containers run as local
-// processes, one at a time, in a deterministic order (a parallel group of steps, or the ready tasks of
-// a DAG, run one after another in the order written, resp. sorted by name).
+// substitution, `when`, recursion, output parameters (from files, and of steps and DAG templates
+// from expressions or parameters) and retries. Containers run as local processes, one at a time, in
+// a deterministic order (a parallel group of steps, or the ready tasks of a DAG, run one after
+// another in the order written, resp. sorted by name).
+//
+// Where Argo v3.7.18 defines the behaviour the executor follows it: the recursion limit, the
+// retryStrategy (policy, limit, backoff, expression on lastRetry), the trimming of one trailing
+// newline from an output parameter file. Each container runs in its own process group, which is
+// stopped like a pod's container when the context ends (SIGTERM, then SIGKILL after StopGrace) and
+// killed when its main process exits.
 type Executor struct {
 	// Resolve maps a container's command[0] (e.g. "train-supernet") to a local executable.
 	Resolve func(command string) (string, error)
@@ -44,6 +63,9 @@ type Executor struct {
 	Stdout, Stderr io.Writer
 	// Log receives progress lines; nil means slog.Default().
 	Log *slog.Logger
+	// StopGrace is the time a container has between SIGTERM and SIGKILL when the context ends;
+	// zero means DefaultStopGrace.
+	StopGrace time.Duration
 
 	wf      *wfv1.Workflow
 	globals map[string]string
@@ -54,7 +76,11 @@ type Executor struct {
 type Record struct {
 	Workflow   string            `json:"workflow"`
 	Parameters map[string]string `json:"parameters"`
-	Nodes      []Node            `json:"nodes"`
+	// Phase is Running while the run goes on, then Succeeded, Failed, or Interrupted when the
+	// executor's context ended first (Message says why, e.g. "interrupted by signal terminated").
+	Phase   string `json:"phase"`
+	Message string `json:"message,omitempty"`
+	Nodes   []Node `json:"nodes"`
 }
 
 // Node is one container run.
@@ -68,8 +94,11 @@ type Node struct {
 	Declared []Output          `json:"declared,omitempty"` // the template's output parameters
 	Outputs  map[string]string `json:"outputs,omitempty"`  // their values after the last attempt
 	Attempts int               `json:"attempts"`
-	Phase    string            `json:"phase"` // Succeeded or Failed
-	Error    string            `json:"error,omitempty"`
+	// Phase is that of the last attempt: Succeeded, Failed (the container exited non-zero), Error
+	// (it could not run, or its outputs could not be read) or Interrupted (stopped by the executor).
+	Phase    string `json:"phase"`
+	ExitCode string `json:"exitCode,omitempty"` // of the last attempt; "-1" when it did not exit
+	Error    string `json:"error,omitempty"`
 }
 
 // Output is an output parameter a container template declares: read from the file at Path.
@@ -80,7 +109,9 @@ type Output struct {
 }
 
 // Run runs wf from its entrypoint with the workflow parameters overridden by params. An unknown
-// parameter name, an unsupported field, a failing node or an invalid `when` is an error.
+// parameter name, a parameter without a value or outside its enum, an unsupported field, a failing
+// node or an invalid `when` is an error. When ctx ends, the running container is stopped and the
+// record says the run was interrupted, with ctx's cause.
 func (e *Executor) Run(ctx context.Context, wf *wfv1.Workflow, params map[string]string) (*Record, error) {
 	ignored, err := checkFields(wf)
 	if err != nil {
@@ -90,42 +121,80 @@ func (e *Executor) Run(ctx context.Context, wf *wfv1.Workflow, params map[string
 	if len(ignored) > 0 {
 		log.Info("fields with no effect on one machine", "fields", strings.Join(ignored, ", "))
 	}
+	wf, err = withParameters(wf, params)
+	if err != nil {
+		return nil, err
+	}
 	e.wf = wf
 	name := wf.Name
 	if name == "" {
 		name = wf.GenerateName + "local"
 	}
 	e.globals = map[string]string{"workflow.name": name, "workflow.namespace": wf.Namespace}
-	known := map[string]bool{}
+	e.rec = Record{Workflow: name, Parameters: map[string]string{}, Phase: phaseRunning}
 	for _, p := range wf.Spec.Arguments.Parameters {
-		known[p.Name] = true
-		if p.Value != nil {
-			e.globals["workflow.parameters."+p.Name] = p.Value.String()
-		}
-	}
-	for k, v := range params {
-		if !known[k] {
-			return nil, fmt.Errorf("parameter %q: the workflow has no such parameter (it has %s)", k, strings.Join(sortedKeys(known), ", "))
-		}
-		e.globals["workflow.parameters."+k] = v
-	}
-	for k := range known {
-		if _, ok := e.globals["workflow.parameters."+k]; !ok {
-			return nil, fmt.Errorf("parameter %q has no value: pass -p %s=VALUE", k, k)
-		}
-	}
-	e.rec = Record{Workflow: name, Parameters: map[string]string{}}
-	for k := range known {
-		e.rec.Parameters[k] = e.globals["workflow.parameters."+k]
+		e.globals["workflow.parameters."+p.Name] = p.Value.String()
+		e.rec.Parameters[p.Name] = p.Value.String()
 	}
 	if err := os.MkdirAll(e.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	_, err = e.call(ctx, wf.Spec.Entrypoint, nil, "", 0)
+	if err := e.save(); err != nil {
+		return nil, err
+	}
+	_, err = e.call(ctx, wf.Spec.Entrypoint, nil, "", 1)
+	e.finish(ctx, err)
 	if werr := e.save(); werr != nil && err == nil {
 		err = werr
 	}
 	return &e.rec, err
+}
+
+// withParameters returns a copy of wf with the workflow parameters overridden by params, checked
+// as `argo submit` checks them (Argo's validator: every parameter has a value, within its enum).
+func withParameters(wf *wfv1.Workflow, params map[string]string) (*wfv1.Workflow, error) {
+	wf = wf.DeepCopy()
+	known := map[string]bool{}
+	for _, p := range wf.Spec.Arguments.Parameters {
+		known[p.Name] = true
+	}
+	for k := range params {
+		if !known[k] {
+			return nil, fmt.Errorf("parameter %q: the workflow has no such parameter (it has %s)", k, strings.Join(sortedKeys(known), ", "))
+		}
+	}
+	for i := range wf.Spec.Arguments.Parameters {
+		p := &wf.Spec.Arguments.Parameters[i]
+		if v, ok := params[p.Name]; ok {
+			p.Value = wfv1.AnyStringPtr(v)
+		}
+		if p.Value == nil {
+			return nil, fmt.Errorf("parameter %q has no value: pass -p %s=VALUE", p.Name, p.Name)
+		}
+		if len(p.Enum) > 0 && !slices.Contains(p.Enum, *p.Value) {
+			var enum []string
+			for _, v := range p.Enum {
+				enum = append(enum, v.String())
+			}
+			return nil, fmt.Errorf("parameter %q: %q is not one of %s", p.Name, p.Value.String(), strings.Join(enum, ", "))
+		}
+	}
+	if err := validateWith(wf, validate.ValidateOpts{Submit: true}); err != nil {
+		return nil, fmt.Errorf("validate workflow with its parameters: %w", err)
+	}
+	return wf, nil
+}
+
+// finish sets the record's phase from the run's outcome.
+func (e *Executor) finish(ctx context.Context, err error) {
+	switch {
+	case ctx.Err() != nil:
+		e.rec.Phase, e.rec.Message = phaseInterrupted, context.Cause(ctx).Error()
+	case err != nil:
+		e.rec.Phase, e.rec.Message = phaseFailed, err.Error()
+	default:
+		e.rec.Phase, e.rec.Message = phaseSucceeded, ""
+	}
 }
 
 func (e *Executor) log() *slog.Logger {
@@ -152,10 +221,11 @@ func (e *Executor) template(name string) (*wfv1.Template, error) {
 	return nil, fmt.Errorf("template %q not found", name)
 }
 
-// call runs template name with the given arguments and returns its output parameters.
+// call runs template name at the given depth (the entrypoint's is 1) with the given arguments and
+// returns its output parameters.
 func (e *Executor) call(ctx context.Context, name string, args []wfv1.Parameter, node string, depth int) (map[string]string, error) {
-	if depth > maxDepth {
-		return nil, fmt.Errorf("%s: templates nested deeper than %d (a recursion whose `when` never stops?)", node, maxDepth)
+	if depth >= maxDepth {
+		return nil, fmt.Errorf("%s: Maximum recursion depth exceeded: template %q would run at depth %d, Argo's limit is %d (a recursion whose `when` never stops?)", node, name, depth, maxDepth)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -191,11 +261,74 @@ func (e *Executor) call(ctx context.Context, name string, args []wfv1.Parameter,
 	case t.Container != nil:
 		return e.container(ctx, t, scope, node)
 	case len(t.Steps) > 0:
-		return nil, e.steps(ctx, t, scope, node, depth)
+		if err := e.steps(ctx, t, scope, node, depth); err != nil {
+			return nil, err
+		}
 	case t.DAG != nil:
-		return nil, e.dag(ctx, t, scope, node, depth)
+		if err := e.dag(ctx, t, scope, node, depth); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("%s: template %q: the local executor runs steps, dag and container templates only", node, name)
 	}
-	return nil, fmt.Errorf("%s: template %q: the local executor runs steps, dag and container templates only", node, name)
+	return outputsOf(t, scope, node)
+}
+
+// outputsOf resolves the output parameters of a steps or DAG template from the scope its children
+// left, as Argo's getTemplateOutputsFromScope does: valueFrom.expression is evaluated by Argo's
+// expression engine over the template's local variables (inputs, steps.*, tasks.*; not the
+// workflow's globals), valueFrom.parameter is substituted, and valueFrom.default is used when
+// either fails.
+func outputsOf(t *wfv1.Template, scope map[string]string, node string) (map[string]string, error) {
+	if len(t.Outputs.Parameters) == 0 {
+		return nil, nil
+	}
+	local := map[string]any{}
+	for k, v := range scope {
+		if !strings.HasPrefix(k, "workflow.") {
+			local[k] = v
+		}
+	}
+	out := map[string]string{}
+	for _, p := range t.Outputs.Parameters {
+		vf := p.ValueFrom
+		var v string
+		var err error
+		switch {
+		case vf == nil || vf.Path != "":
+			return nil, fmt.Errorf("%s: template %q output parameter %q: a steps or dag template's output needs valueFrom.expression or valueFrom.parameter", node, t.Name, p.Name)
+		case vf.Expression != "":
+			v, err = evalExpression(vf.Expression, local)
+		default:
+			v, err = substitute(vf.Parameter, scope)
+		}
+		if err != nil {
+			if vf.Default == nil {
+				return nil, fmt.Errorf("%s: output parameter %q: %w", node, p.Name, err)
+			}
+			v = vf.Default.String()
+		}
+		out[p.Name] = v
+	}
+	return out, nil
+}
+
+// evalExpression evaluates an Argo expression (expr-lang, with Argo's functions and its expansion
+// of dotted names into maps) and formats its value as Argo does.
+func evalExpression(s string, vars map[string]any) (string, error) {
+	env := argoenv.GetFuncMap(vars)
+	program, err := expr.Compile(s, expr.Env(env))
+	if err != nil {
+		return "", fmt.Errorf("expression %q: %w", s, err)
+	}
+	v, err := expr.Run(program, env)
+	if err != nil {
+		return "", fmt.Errorf("expression %q: %w", s, err)
+	}
+	if v == nil {
+		return "", fmt.Errorf("expression %q has no value", s)
+	}
+	return fmt.Sprint(v), nil
 }
 
 func (e *Executor) steps(ctx context.Context, t *wfv1.Template, scope map[string]string, node string, depth int) error {
@@ -242,7 +375,8 @@ func allDone(deps []string, done map[string]bool) bool {
 }
 
 // child runs one step or task: substitutes its arguments and `when` in scope, calls its template
-// and adds its outputs to scope as <kind>.<name>.outputs.parameters.<p>.
+// and adds its status (Succeeded or Skipped) and outputs to scope as <kind>.<name>.status and
+// <kind>.<name>.outputs.parameters.<p>.
 func (e *Executor) child(ctx context.Context, name, tmpl, when string, args []wfv1.Parameter, kind string, scope map[string]string, node string, depth int) error {
 	path := name
 	if node != "" {
@@ -259,6 +393,7 @@ func (e *Executor) child(ctx context.Context, name, tmpl, when string, args []wf
 		}
 		if !ok {
 			e.log().Info("skipped", "node", path, "when", w)
+			scope[kind+"."+name+".status"] = "Skipped"
 			return nil
 		}
 	}
@@ -277,6 +412,7 @@ func (e *Executor) child(ctx context.Context, name, tmpl, when string, args []wf
 	if err != nil {
 		return err
 	}
+	scope[kind+"."+name+".status"] = phaseSucceeded
 	for k, v := range out {
 		scope[kind+"."+name+".outputs.parameters."+k] = v
 	}
@@ -333,17 +469,28 @@ func (e *Executor) container(ctx context.Context, t *wfv1.Template, scope map[st
 		}
 		n.Declared = append(n.Declared, o)
 	}
-	n.Dir = filepath.Join("nodes", fmt.Sprintf("%03d-%s", len(e.rec.Nodes), sanitize(node)))
-	limit, backoff, factor, maxBackoff, err := retries(t)
+	n.Dir = filepath.Join("nodes", fmt.Sprintf("%03d-%s", len(e.rec.Nodes), dirName(node)))
+	r, err := retryOf(t)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", node, err)
 	}
-	out, err := e.runNode(ctx, &n, limit, backoff, factor, maxBackoff)
+	out, err := e.runNode(ctx, &n, r)
 	e.rec.Nodes = append(e.rec.Nodes, n)
 	if serr := e.save(); serr != nil && err == nil {
 		err = serr
 	}
 	return out, err
+}
+
+// dirName is node's path as a file name: its end, within the 255 bytes a file name may have
+// (the number in front keeps it unique), for a deep recursion's long paths.
+func dirName(node string) string {
+	const max = 200
+	s := sanitize(node)
+	if len(s) > max {
+		s = s[len(s)-max:]
+	}
+	return s
 }
 
 func sanitize(s string) string {
@@ -358,95 +505,64 @@ func sanitize(s string) string {
 	}, s)
 }
 
-// runNode runs n, retrying a failed attempt up to limit times with the given backoff, and collects
-// its output parameters.
-func (e *Executor) runNode(ctx context.Context, n *Node, limit int, backoff time.Duration, factor float64, maxBackoff time.Duration) (map[string]string, error) {
+// runNode runs n, retrying a failed attempt as r says, and collects its output parameters.
+func (e *Executor) runNode(ctx context.Context, n *Node, r retry) (map[string]string, error) {
 	log := e.log()
-	for attempt := 0; ; attempt++ {
-		n.Attempts = attempt + 1
+	var tried []attempt
+	for {
+		n.Attempts = len(tried) + 1
 		log.Info("run", "node", n.Name, "attempt", n.Attempts, "command", strings.Join(n.Command, " "))
-		out, err := e.exec(ctx, n)
-		if err == nil {
-			n.Phase, n.Outputs, n.Error = "Succeeded", out, ""
+		out, a := e.exec(ctx, n)
+		n.Phase, n.ExitCode, n.Error = a.phase, a.exitCode, a.message
+		if a.phase == phaseSucceeded {
+			n.Outputs = out
 			return out, nil
 		}
-		n.Phase, n.Error = "Failed", err.Error()
-		if attempt >= limit || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			n.Phase = phaseInterrupted
+			n.Error = fmt.Sprintf("%s (%s)", context.Cause(ctx), a.message)
+			return nil, fmt.Errorf("%s: %s", n.Name, n.Error)
+		}
+		tried = append(tried, a)
+		wait, ok, why, err := r.next(tried, time.Now())
+		if err != nil {
 			return nil, fmt.Errorf("%s: %w", n.Name, err)
 		}
-		log.Warn("retry", "node", n.Name, "error", err, "after", backoff)
+		if !ok {
+			if r.policy != "" {
+				log.Info("not retried", "node", n.Name, "phase", a.phase, "exit_code", a.exitCode, "reason", why)
+			}
+			return nil, fmt.Errorf("%s: %s", n.Name, a.message)
+		}
+		log.Warn("retry", "node", n.Name, "phase", a.phase, "exit_code", a.exitCode, "error", a.message, "after", wait)
 		select {
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		backoff = time.Duration(float64(backoff) * factor)
-		if maxBackoff > 0 && backoff > maxBackoff {
-			backoff = maxBackoff
+			n.Phase, n.Error = phaseInterrupted, fmt.Sprintf("%s (waiting to retry after: %s)", context.Cause(ctx), a.message)
+			return nil, fmt.Errorf("%s: %s", n.Name, n.Error)
 		}
 	}
-}
-
-func retries(t *wfv1.Template) (limit int, backoff time.Duration, factor float64, max time.Duration, err error) {
-	factor = 1
-	rs := t.RetryStrategy
-	if rs == nil {
-		return 0, 0, 1, 0, nil
-	}
-	switch rs.RetryPolicy {
-	case "", wfv1.RetryPolicyAlways, wfv1.RetryPolicyOnFailure, wfv1.RetryPolicyOnError:
-	default:
-		return 0, 0, 0, 0, fmt.Errorf("template %q: retryPolicy %q is not supported locally (use Always, OnFailure or OnError)", t.Name, rs.RetryPolicy)
-	}
-	if rs.Limit != nil {
-		limit, err = strconv.Atoi(rs.Limit.String())
-		if err != nil || limit < 0 {
-			return 0, 0, 0, 0, fmt.Errorf("template %q: retryStrategy.limit %q: want a non-negative integer", t.Name, rs.Limit.String())
-		}
-	}
-	if b := rs.Backoff; b != nil {
-		if b.Duration != "" {
-			if backoff, err = parseDuration(b.Duration); err != nil {
-				return 0, 0, 0, 0, fmt.Errorf("template %q: retryStrategy.backoff.duration: %w", t.Name, err)
-			}
-		}
-		if b.Factor != nil {
-			factor, err = strconv.ParseFloat(b.Factor.String(), 64)
-			if err != nil || factor < 1 {
-				return 0, 0, 0, 0, fmt.Errorf("template %q: retryStrategy.backoff.factor %q: want a number >= 1", t.Name, b.Factor.String())
-			}
-		}
-		if b.MaxDuration != "" {
-			if max, err = parseDuration(b.MaxDuration); err != nil {
-				return 0, 0, 0, 0, fmt.Errorf("template %q: retryStrategy.backoff.maxDuration: %w", t.Name, err)
-			}
-		}
-	}
-	return limit, backoff, factor, max, nil
-}
-
-// parseDuration reads an Argo duration: a Go duration ("10s") or a plain number of seconds.
-func parseDuration(s string) (time.Duration, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		return time.Duration(n) * time.Second, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("%q: want a duration like 10s", s)
-	}
-	return d, nil
 }
 
 // exec runs one attempt of n in a fresh node folder and reads its output parameters from it.
-func (e *Executor) exec(ctx context.Context, n *Node) (map[string]string, error) {
+func (e *Executor) exec(ctx context.Context, n *Node) (map[string]string, attempt) {
+	a := attempt{phase: phaseError, exitCode: "-1", started: time.Now()}
+	fail := func(err error) (map[string]string, attempt) {
+		a.message, a.finished = err.Error(), time.Now()
+		return nil, a
+	}
 	root := filepath.Join(e.Dir, n.Dir)
 	if err := os.RemoveAll(root); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	if err := os.MkdirAll(filepath.Join(root, "dev"), 0o755); err != nil {
-		return nil, err
+		return fail(err)
 	}
-	cmd := exec.CommandContext(ctx, n.Command[0], n.Command[1:]...)
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return fail(err)
+	}
+	cmd := exec.Command(n.Command[0], n.Command[1:]...)
 	env := e.Env
 	if env == nil {
 		env = os.Environ()
@@ -455,32 +571,147 @@ func (e *Executor) exec(ctx context.Context, n *Node) (map[string]string, error)
 	for _, k := range sortedKeys(n.Env) {
 		cmd.Env = append(cmd.Env, k+"="+n.Env[k])
 	}
-	abs, err := filepath.Abs(root)
-	if err != nil {
-		return nil, err
-	}
 	cmd.Env = append(cmd.Env, OutputRootEnv+"="+abs, "ARGO_PROGRESS_FILE="+filepath.Join(abs, "progress"))
-	cmd.Stdout, cmd.Stderr = e.Stdout, e.Stderr
-	if err := cmd.Run(); err != nil {
+	if err := e.runGroup(ctx, cmd); err != nil {
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) {
+			return fail(err) // it did not start: Error, as a pod whose container cannot start
+		}
+		a.phase, a.exitCode = phaseFailed, strconv.Itoa(exitCode(exit))
 		msg := err.Error()
 		if b, rerr := os.ReadFile(filepath.Join(abs, "dev", "termination-log")); rerr == nil && len(b) > 0 {
 			msg = strings.TrimSpace(string(b)) + " (" + msg + ")"
 		}
-		return nil, errors.New(msg)
+		return fail(errors.New(msg))
 	}
+	a.exitCode = "0"
 	out := map[string]string{}
 	for _, p := range n.Declared {
 		b, err := os.ReadFile(filepath.Join(abs, filepath.FromSlash(p.Path)))
 		switch {
 		case err == nil:
-			out[p.Name] = strings.TrimSpace(string(b))
+			out[p.Name] = string(b)
 		case errors.Is(err, os.ErrNotExist) && p.Default != nil:
 			out[p.Name] = *p.Default
 		default:
-			return nil, fmt.Errorf("output parameter %q: the container wrote no file %s", p.Name, p.Path)
+			// On a cluster the wait container fails to save the outputs, and the node is an Error.
+			return fail(fmt.Errorf("output parameter %q: the container wrote no file %s", p.Name, p.Path))
+		}
+		// Argo's executor trims one trailing newline, and nothing else (workflow/executor/executor.go).
+		out[p.Name] = strings.TrimSuffix(out[p.Name], "\n")
+	}
+	a.phase, a.finished = phaseSucceeded, time.Now()
+	return out, a
+}
+
+// exitCode is the exit status the kubelet reports for a container whose main process ended as
+// exit says: its status, or 128+N when signal N killed it.
+func exitCode(exit *exec.ExitError) int {
+	if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return exit.ExitCode()
+}
+
+// runGroup runs cmd, with e.Stdout and e.Stderr, in a process group of its own, as a container's
+// processes share one, and returns cmd.Wait's error. When cmd's main process exits, what it left
+// running in the group is killed, as in a container whose main process ended, and its output is
+// drained. When ctx ends first, the group is stopped as the kubelet stops a container: SIGTERM, and
+// SIGKILL after the stop grace if the main process is still running.
+func (e *Executor) runGroup(ctx context.Context, cmd *exec.Cmd) error {
+	// The output goes through files, not exec's pipes, so that Wait returns when the main process
+	// exits even if a process it left holds the output open.
+	var outs []*output
+	for _, o := range []struct {
+		w   io.Writer
+		dst *io.Writer
+	}{{e.Stdout, &cmd.Stdout}, {e.Stderr, &cmd.Stderr}} {
+		out, err := newOutput(o.w)
+		if err != nil {
+			return err
+		}
+		defer out.drain()
+		outs = append(outs, out)
+		if out.file != nil {
+			*o.dst = out.file
 		}
 	}
-	return out, nil
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	for _, out := range outs {
+		out.started()
+	}
+	pgid := cmd.Process.Pid
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer syscall.Kill(-pgid, syscall.SIGKILL) // the rest of the group, if any (before the drains)
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	grace := e.StopGrace
+	if grace <= 0 {
+		grace = DefaultStopGrace
+	}
+	e.log().Warn("stopping the running container", "pid", pgid, "cause", context.Cause(ctx), "grace", grace)
+	syscall.Kill(-pgid, syscall.SIGTERM)
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-timer.C:
+	}
+	e.log().Warn("killing the container after its grace period", "pid", pgid)
+	syscall.Kill(-pgid, syscall.SIGKILL)
+	return <-done
+}
+
+// output is where a container writes one of its streams: nothing (w nil), w itself when it is a
+// file, or else the write end of a pipe copied to w.
+type output struct {
+	file   *os.File // what the container gets; nil for nothing
+	pipe   bool     // file is the write end of a pipe that copy drains
+	copied chan struct{}
+}
+
+func newOutput(w io.Writer) (*output, error) {
+	switch f := w.(type) {
+	case nil:
+		return &output{}, nil
+	case *os.File:
+		return &output{file: f}, nil
+	}
+	r, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	o := &output{file: pw, pipe: true, copied: make(chan struct{})}
+	go func() {
+		io.Copy(w, r)
+		r.Close()
+		close(o.copied)
+	}()
+	return o, nil
+}
+
+// started closes this process's copy of the pipe's write end once the container holds its own.
+func (o *output) started() {
+	if o.pipe {
+		o.file.Close()
+	}
+}
+
+// drain waits until everything the container wrote has been copied: until every process of its
+// group, which the caller killed, has let go of the pipe.
+func (o *output) drain() {
+	if o.pipe {
+		o.file.Close() // in case the container never started
+		<-o.copied
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -360,3 +360,145 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestRecursionDepthLimit runs the countdown recursion to Argo's limit: its deepest container runs
+// at depth stop+2 (main 1, loop 2, inc 3, next/loop 3, …), and Argo fails a template at depth 100.
+func TestRecursionDepthLimit(t *testing.T) {
+	wf, err := Parse([]byte(countdown), "countdown.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := newExec(t).Run(context.Background(), wf, map[string]string{"stop": "97"})
+	if err != nil {
+		t.Fatalf("stop=97 (deepest depth 99): %v", err)
+	}
+	if got := len(rec.Nodes); got != 98 {
+		t.Errorf("stop=97: %d containers ran, want 97 inc and 1 echo", got)
+	}
+	_, err = newExec(t).Run(context.Background(), wf, map[string]string{"stop": "98"})
+	if err == nil || !strings.Contains(err.Error(), "Maximum recursion depth exceeded") {
+		t.Errorf("stop=98 (depth 100): got %v, want Argo's recursion depth error", err)
+	}
+}
+
+// outputsWF writes the file /tmp/outputs/v with the bytes of its parameter (printf %b).
+const outputsWF = `
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  name: outputs
+spec:
+  entrypoint: main
+  arguments:
+    parameters:
+    - name: content
+      value: ""
+  templates:
+  - name: main
+    outputs:
+      parameters:
+      - name: v
+        valueFrom: {path: /tmp/outputs/v}
+      - name: missing
+        valueFrom: {path: /tmp/outputs/none, default: "dflt\n"}
+    container:
+      image: alpine
+      command: [sh, -c, 'mkdir -p "$ABS_OUTPUT_ROOT/tmp/outputs" && printf %b "$0" > "$ABS_OUTPUT_ROOT/tmp/outputs/v"', "{{workflow.parameters.content}}"]
+`
+
+// TestOutputTrimming checks that an output parameter loses one trailing newline and nothing else,
+// as Argo's executor does (strings.TrimSuffix(output, "\n") in workflow/executor/executor.go), the
+// default included.
+func TestOutputTrimming(t *testing.T) {
+	wf, err := Parse([]byte(outputsWF), "outputs.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ content, want string }{
+		{`a`, "a"}, {`a\n`, "a"}, {`a\n\n`, "a\n"}, {` b \n`, " b "}, {`c\r\n`, "c\r"}, {`\n`, ""}, {`\t x`, "\t x"},
+	} {
+		rec, err := newExec(t).Run(context.Background(), wf, map[string]string{"content": tc.content})
+		if err != nil {
+			t.Fatalf("%q: %v", tc.content, err)
+		}
+		out := rec.Nodes[0].Outputs
+		if out["v"] != tc.want || out["missing"] != "dflt" {
+			t.Errorf("file %q: outputs v=%q missing=%q, want v=%q missing=%q", tc.content, out["v"], out["missing"], tc.want, "dflt")
+		}
+	}
+}
+
+// lastOfLoop is the countdown whose recursive template passes its last value out, the way the ABS
+// pipelines pass the final shrinking stage to the search step: by an expression that takes the
+// nested call's output when it ran and its own value when the nested call was skipped.
+var lastOfLoop = strings.NewReplacer(
+	`            value: "done after {{workflow.parameters.stop}}"`,
+	`            value: "last {{steps.loop.outputs.parameters.last}} status {{steps.loop.status}}"`,
+	`  - name: loop
+    inputs:
+      parameters:
+      - name: i
+`, `  - name: loop
+    inputs:
+      parameters:
+      - name: i
+    outputs:
+      parameters:
+      - name: last
+        valueFrom:
+          expression: "steps.next.status == 'Skipped' ? steps.inc.outputs.parameters.next : steps.next.outputs.parameters.last"
+      - name: via-parameter
+        valueFrom:
+          parameter: "{{steps.inc.outputs.parameters.next}}"
+      - name: fallback
+        valueFrom:
+          expression: "steps.nope.outputs.parameters.x"
+          default: none
+`).Replace(countdown)
+
+func TestStepsOutputs(t *testing.T) {
+	wf, err := Parse([]byte(lastOfLoop), "last.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stop := range []string{"1", "4"} {
+		e := newExec(t)
+		if _, err := e.Run(context.Background(), wf, map[string]string{"stop": stop}); err != nil {
+			t.Fatalf("stop=%s: %v", stop, err)
+		}
+		if got, want := e.Stdout.(*bytes.Buffer).String(), "last "+stop+" status Succeeded\n"; got != want {
+			t.Errorf("stop=%s: stdout %q, want %q", stop, got, want)
+		}
+	}
+	scope := map[string]string{"steps.inc.outputs.parameters.next": "7", "steps.next.status": "Skipped", "workflow.parameters.stop": "9"}
+	out, err := outputsOf(&wf.Spec.Templates[1], scope, "loop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out["last"] != "7" || out["via-parameter"] != "7" || out["fallback"] != "none" {
+		t.Errorf("outputs %v, want last=7 via-parameter=7 fallback=none", out)
+	}
+}
+
+func TestParameterChecks(t *testing.T) {
+	enum := strings.Replace(countdown, `      value: "3"`, "      value: \"3\"\n      enum: [\"1\", \"3\"]", 1)
+	wf, err := Parse([]byte(enum), "enum.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newExec(t).Run(context.Background(), wf, map[string]string{"stop": "1"}); err != nil {
+		t.Errorf("a value of the enum: %v", err)
+	}
+	_, err = newExec(t).Run(context.Background(), wf, map[string]string{"stop": "2"})
+	if want := `parameter "stop": "2" is not one of 1, 3`; err == nil || err.Error() != want {
+		t.Errorf("a value outside the enum: got %v, want %q", err, want)
+	}
+	required, err := Parse([]byte(strings.Replace(countdown, "      value: \"3\"\n", "", 1)), "required.yaml")
+	if err != nil {
+		t.Fatalf("a parameter without a value must pass validation (argo lint allows it): %v", err)
+	}
+	_, err = newExec(t).Run(context.Background(), required, nil)
+	if want := `parameter "stop" has no value: pass -p stop=VALUE`; err == nil || err.Error() != want {
+		t.Errorf("no value: got %v, want %q", err, want)
+	}
+}

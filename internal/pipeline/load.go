@@ -42,9 +42,14 @@ func Parse(b []byte, name string) (*wfv1.Workflow, error) {
 }
 
 // Validate checks wf with Argo's offline validator (workflow/validate), as `argo lint` does for a
-// Workflow that references no WorkflowTemplates.
+// Workflow that references no WorkflowTemplates: a workflow parameter may lack a value, which
+// `argo submit` (and Executor.Run) then requires.
 func Validate(wf *wfv1.Workflow) error {
-	return validate.ValidateWorkflow(noTemplates{}, &templateresolution.NullClusterWorkflowTemplateGetter{}, wf, nil, validate.ValidateOpts{})
+	return validateWith(wf, validate.ValidateOpts{Lint: true})
+}
+
+func validateWith(wf *wfv1.Workflow, opts validate.ValidateOpts) error {
+	return validate.ValidateWorkflow(noTemplates{}, &templateresolution.NullClusterWorkflowTemplateGetter{}, wf, nil, opts)
 }
 
 // noTemplates is the WorkflowTemplate getter of a cluster that has none.
@@ -76,6 +81,8 @@ var supported = map[string]bool{
 	"spec.templates[].outputs.parameters[].description":            true,
 	"spec.templates[].outputs.parameters[].valueFrom.path":         true,
 	"spec.templates[].outputs.parameters[].valueFrom.default":      true,
+	"spec.templates[].outputs.parameters[].valueFrom.expression":   true,
+	"spec.templates[].outputs.parameters[].valueFrom.parameter":    true,
 	"spec.templates[].steps[][].name":                              true,
 	"spec.templates[].steps[][].template":                          true,
 	"spec.templates[].steps[][].when":                              true,
@@ -99,6 +106,8 @@ var supported = map[string]bool{
 	"spec.templates[].retryStrategy.backoff.duration":              true,
 	"spec.templates[].retryStrategy.backoff.factor":                true,
 	"spec.templates[].retryStrategy.backoff.maxDuration":           true,
+	"spec.templates[].retryStrategy.backoff.cap":                   true,
+	"spec.templates[].retryStrategy.expression":                    true,
 }
 
 var noLocalEffect = []string{
@@ -106,6 +115,10 @@ var noLocalEffect = []string{
 	"spec.podGC.",
 	"spec.ttlStrategy.",
 	"spec.activeDeadlineSeconds",
+	"spec.securityContext.",
+	"spec.podSpecPatch",
+	"spec.volumes[]",
+	"spec.templates[].container.volumeMounts[]",
 	"spec.templates[].container.image",
 	"spec.templates[].container.imagePullPolicy",
 	"spec.templates[].container.resources.",

@@ -52,7 +52,8 @@ func (r *Record) Find(name string) (int, error) {
 }
 
 // Rerun runs the node called name of the run recorded in e.Dir again, with the command, arguments
-// and variables it ran with (and this machine's current secrets), once, without retries, and\n// records the new outcome in record.json.
+// and variables it ran with (and this machine's current secrets), once, without retries, and
+// records the new outcome in record.json.
 func (e *Executor) Rerun(ctx context.Context, name string) (*Node, error) {
 	rec, err := ReadRecord(e.Dir)
 	if err != nil {
@@ -64,7 +65,7 @@ func (e *Executor) Rerun(ctx context.Context, name string) (*Node, error) {
 	}
 	n := rec.Nodes[i]
 	e.rec = *rec
-	out, err := e.runNode(ctx, &n, 0, 0, 1, 0)
+	out, err := e.runNode(ctx, &n, retry{})
 	n.Outputs = out
 	e.rec.Nodes[i] = n
 	if serr := e.save(); serr != nil && err == nil {

@@ -34,11 +34,17 @@ const Page = "index.html"
 // each under prefix (e.g. "report/" to write it into the run itself). It returns the manifest
 // entries of the files written (producer "abs report", no schema), for a caller that records them
 // in the run. A run without a manifest or without any stage is an error naming the run; a missing
-// artifact only leaves its section out. The same run gives the same bytes.
+// artifact only leaves its section out. The same run gives the same bytes; written into the run,
+// in any store or place.
 func Write(ctx context.Context, run, out store.Store, prefix string) ([]manifest.Entry, error) {
 	r, err := load(ctx, run)
 	if err != nil {
 		return nil, err
+	}
+	if out.URL(prefix) == run.URL(prefix) {
+		// In the run the page names no location, so that the run keeps the same bytes wherever it
+		// is copied or moved.
+		r.url = ""
 	}
 	files, err := r.render()
 	if err != nil {
@@ -273,7 +279,7 @@ func (r *run) provenance() []provenance {
 		if m, ok := r.metas[e.Key]; ok {
 			p.Seed = m.Seed
 			for _, in := range m.Inputs {
-				p.Inputs = append(p.Inputs, in.URL)
+				p.Inputs = append(p.Inputs, in.Key)
 			}
 		}
 		rows = append(rows, p)

@@ -41,7 +41,7 @@ func tinyRun(t *testing.T, search bool) store.Store {
 		objs = append(objs, o)
 	}
 	put(schema.Metrics.Put(ctx, st, "stage-0/metrics.parquet", meta("train-supernet"), []schema.Epoch{
-		{Epoch: 0, Steps: 10, LR: 0.05, TrainLoss: 2.25, Seconds: 1}, {Epoch: 1, Steps: 20, LR: 0.01, TrainLoss: 1.75, ValidAcc: ptr(41.5), Seconds: 1}}))
+		{Epoch: 0, Steps: 10, LR: 0.05, TrainLoss: 2.25}, {Epoch: 1, Steps: 20, LR: 0.01, TrainLoss: 1.75, ValidAcc: ptr(41.5)}}))
 	put(schema.Scores.Put(ctx, st, "stage-0/decisions.parquet", meta("prune"), []schema.OpScore{
 		{Edge: 0, Op: "none", Score: 0.5, Samples: 3, Rank: 1}, {Edge: 0, Op: "skip_connect", Score: 0.25, Samples: 3, Rank: 2, Dropped: true},
 		{Edge: 1, Op: "none", Score: 0.375, Samples: 3, Rank: 3}, {Edge: 1, Op: "skip_connect", Score: 0.125, Samples: 3, Rank: 4, Dropped: true}}))
@@ -49,7 +49,7 @@ func tinyRun(t *testing.T, search bool) store.Store {
 		{Stage: 0, SizeBefore: 15625, SizeAfter: 4096, Dropped: []schema.DroppedOp{{Edge: 0, Op: "skip_connect", Score: 0.25}, {Edge: 1, Op: "skip_connect", Score: 0.125}}}}))
 	put(schema.Correlations.Put(ctx, st, "stage-0/correlations.parquet", meta("score-operators"), []schema.Correlation{
 		{Metric: "angle", Dataset: "cifar10", Children: 15625, KendallTau: 0.5625, SpearmanRho: 0.75}}))
-	put(schema.Metrics.Put(ctx, st, "stage-1/metrics.parquet", meta("train-supernet"), []schema.Epoch{{Epoch: 0, Steps: 30, LR: 0.01, TrainLoss: 1.5, Seconds: 1}}))
+	put(schema.Metrics.Put(ctx, st, "stage-1/metrics.parquet", meta("train-supernet"), []schema.Epoch{{Epoch: 0, Steps: 30, LR: 0.01, TrainLoss: 1.5}}))
 	put(schema.Scores.Put(ctx, st, "stage-1/scores.parquet", meta("score-operators"), []schema.OpScore{
 		{Edge: 0, Op: "none", Score: 0.75, Samples: 2, Rank: 1}, {Edge: 1, Op: "none", Score: 0.625, Samples: 2, Rank: 2}}))
 	if search {
@@ -126,6 +126,10 @@ func TestWrite(t *testing.T) {
 	if n := strings.Count(html, `class="dropped"`); n != 2 {
 		t.Errorf("%d cells marked dropped, want 2", n)
 	}
+	// Written into the run, the page does not name the run's location, which a copy would change.
+	if strings.Contains(html, st.URL("")) || !strings.Contains(html, "The run in the folder above this page.") {
+		t.Errorf("page in the run names its location %s", st.URL(""))
+	}
 	// The page refers to nothing outside its folder.
 	for _, bad := range []string{"http://", "https://", "<script", "src=\"/"} {
 		if strings.Contains(html, bad) {
@@ -155,19 +159,20 @@ func manifestAdd(ctx context.Context, st store.Store, entries []manifest.Entry) 
 	return m.Save(ctx, st)
 }
 
-// TestWritePartial renders a run that has not searched yet into another store: the search and
-// retraining sections say so and show no plot.
+// TestWritePartial renders a run that has not searched yet into another store: the page names the
+// run, and the search and retraining sections say so and show no plot.
 func TestWritePartial(t *testing.T) {
 	ctx := context.Background()
 	out, err := file.New(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Write(ctx, tinyRun(t, false), out, ""); err != nil {
+	run := tinyRun(t, false)
+	if _, err := Write(ctx, run, out, ""); err != nil {
 		t.Fatal(err)
 	}
 	html := string(read(t, out, "index.html"))
-	for _, s := range []string{"no search/candidates.parquet", "no retrain/metrics.parquet"} {
+	for _, s := range []string{"no search/candidates.parquet", "no retrain/metrics.parquet", "Run <code>" + run.URL("") + "</code>"} {
 		if !strings.Contains(html, s) {
 			t.Errorf("page lacks %q", s)
 		}

@@ -79,7 +79,7 @@ func DefaultConfig() Config {
 		Space: "nb201", Width: 8, Cells: 1, WidthMult: 0.25,
 		Train: 2000, Valid: 500, Test: 2000,
 		Batch: o.Batch, LR: o.LR, LRMin: o.LRMin, Momentum: o.Momentum, WeightDecay: o.WeightDecay,
-		Init: "authors", Sampling: "authors", IdleUpdates: "authors", BaseEpoch: 1,
+		Init: "authors", Sampling: "whole-net", IdleUpdates: "authors", BaseEpoch: 1,
 		Metric: "angle", PerOp: 1000, ExactLimit: 20000, ReBN: 4,
 		Search: "exhaustive", SearchBudget: 200, RetrainEpochs: 2,
 		Fitness: "supernet", GroundTruthDataset: string(nb201.CIFAR10),

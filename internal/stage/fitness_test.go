@@ -46,7 +46,7 @@ func TestSearchGroundTruth(t *testing.T) {
 			}
 			outputs := t.TempDir()
 			conf := fmt.Sprintf(`{"fitness":"ground-truth","ground_truth":%q,"ground_truth_dataset":%q,"search":"exhaustive","search_budget":64}`, table, d)
-			if err := Search(ctx, []string{"-run", run, "-seed", "1", "-config", conf, "-outputs", outputs}); err != nil {
+			if err := Search(ctx, []string{"-run", run, "-stage", "0", "-seed", "1", "-config", conf, "-outputs", outputs}); err != nil {
 				t.Fatal(err)
 			}
 			col := datasetColumn(d)
@@ -95,7 +95,7 @@ func TestFitnessConfig(t *testing.T) {
 		{`{"fitness":"table"}`, "fitness = table: want supernet or ground-truth"},
 		{`{"ground_truth_dataset":"cifar-10"}`, "ground_truth_dataset = cifar-10: want cifar10, cifar100 or imagenet16-120"},
 	} {
-		err := Search(context.Background(), []string{"-run", t.TempDir(), "-config", c.conf})
+		err := Search(context.Background(), []string{"-run", t.TempDir(), "-stage", "0", "-config", c.conf})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("config %s: got %v, want an error with %q", c.conf, err, c.want)
 		}

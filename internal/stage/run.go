@@ -56,16 +56,32 @@ const (
 )
 
 // version is the producer version written into every artifact: the module version, or the VCS
-// revision when the binary was built from a checkout with VCS stamping, else "devel".
+// revision when the binary was built from a checkout with VCS stamping (with "+dirty" when the
+// tree had uncommitted changes, so a rebuilt binary never takes an older one's outputs as its
+// own), else "devel".
 func version() string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "devel"
 	}
+	return versionOf(bi)
+}
+
+func versionOf(bi *debug.BuildInfo) string {
+	rev, dirty := "", false
 	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" {
-			return s.Value
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
 		}
+	}
+	if rev != "" {
+		if dirty {
+			rev += "+dirty"
+		}
+		return rev
 	}
 	if v := bi.Main.Version; v != "" && v != "(devel)" {
 		return v

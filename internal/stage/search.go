@@ -4,9 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/abs-nas/abs/artifacts/schema"
@@ -17,7 +15,8 @@ import (
 	"github.com/abs-nas/abs/internal/step"
 )
 
-// Search is the search step: it searches the space left by the last shrinking stage for the child
+// Search is the search step: it searches the space left by shrinking stage -stage (the last one, which
+// the pipeline passes out of its recursion; the step never guesses it from the store) for the child
 // with the best fitness (config fitness: by default the validation accuracy under the last stage's
 // supernet weights, with batch-norm statistics recomputed per child (Re-BN); or the accuracy in the
 // ground_truth table), using the configured algorithm (exhaustive, random or regularized evolution)
@@ -28,19 +27,20 @@ func Search(ctx context.Context, args []string) error {
 	var c step.Common
 	c.Register(fs)
 	dataset := fs.String("dataset", "fashion-mnist", "data set of the supernet: fashion-mnist or cifar10")
-	usage(fs, "search", "Searches the shrunk space for the best child under the supernet's weights.")
+	stage := fs.Int("stage", -1, "the last shrinking stage (required): its pruned space is searched under its supernet")
+	usage(fs, "search", "Searches the shrunk space for the best child by the configured fitness (supernet or ground truth).")
 	if err := step.Parse(fs, args); err != nil {
 		return err
 	}
-	j, err := newJob(ctx, "search", c, map[string]any{"dataset": *dataset})
+	if *stage < 0 {
+		return fmt.Errorf("-stage %d: want the last shrinking stage, 0 or more (required)", *stage)
+	}
+	j, err := newJob(ctx, "search", c, map[string]any{"dataset": *dataset, "stage": *stage})
 	if err != nil {
 		return err
 	}
 	sp := j.sp
-	last, err := j.lastStage(ctx)
-	if err != nil {
-		return err
-	}
+	last := *stage
 	shrunk, err := j.readSpace(ctx, sp, last+1)
 	if err != nil {
 		return err
@@ -119,29 +119,6 @@ func bestOf(sp space.Space, rows []schema.Candidate) (string, error) {
 	return sp.Format(c), nil
 }
 
-// lastStage returns the last stage with a pruned space in the run.
-func (j *job) lastStage(ctx context.Context) (int, error) {
-	infos, err := j.st.List(ctx, "stage-")
-	if err != nil {
-		return 0, fmt.Errorf("list stages of %s: %w", j.common.Run, err)
-	}
-	var stages []int
-	for _, in := range infos {
-		dir, file, ok := strings.Cut(in.Key, "/")
-		if !ok || file != "space.parquet" {
-			continue
-		}
-		if n, err := strconv.Atoi(strings.TrimPrefix(dir, "stage-")); err == nil {
-			stages = append(stages, n)
-		}
-	}
-	if len(stages) == 0 {
-		return 0, fmt.Errorf("run %s has no pruned stage (no stage-N/space.parquet): run the shrinking stages first", j.common.Run)
-	}
-	sort.Ints(stages)
-	return stages[len(stages)-1], nil
-}
-
 // loadNet returns a network of the run's shape holding a checkpoint's weights and BN statistics.
 func loadNet(cfg Config, d *splits, ck param.Set) (*train.Trainer, error) {
 	spec, err := cfg.net(d.train)
@@ -212,9 +189,6 @@ func Retrain(ctx context.Context, args []string) error {
 	}
 	va, te := 100*valid, 100*res.TestAccuracy
 	secs := time.Since(start).Seconds()
-	for e := range rows {
-		rows[e].Seconds = secs / float64(len(rows)) // Standalone trains all epochs in one call
-	}
 	last := &rows[len(rows)-1]
 	last.ValidAcc, last.TestAcc = &va, &te
 	j.log.Info("retrained", "arch", *arch, "valid_acc", va, "test_acc", te, "seconds", secs)

@@ -2,6 +2,7 @@ package stage
 
 import (
 	"math"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -86,5 +87,23 @@ func TestDeriveSeeds(t *testing.T) {
 	}
 	if a != derive(1, "train-supernet", 0) {
 		t.Errorf("derive is not deterministic")
+	}
+}
+
+func TestVersionOf(t *testing.T) {
+	for _, tc := range []struct {
+		settings []debug.BuildSetting
+		main     string
+		want     string
+	}{
+		{[]debug.BuildSetting{{Key: "vcs.revision", Value: "abc"}, {Key: "vcs.modified", Value: "false"}}, "(devel)", "abc"},
+		{[]debug.BuildSetting{{Key: "vcs.revision", Value: "abc"}, {Key: "vcs.modified", Value: "true"}}, "(devel)", "abc+dirty"},
+		{nil, "v1.2.3", "v1.2.3"},
+		{nil, "(devel)", "devel"},
+	} {
+		bi := &debug.BuildInfo{Settings: tc.settings, Main: debug.Module{Version: tc.main}}
+		if got := versionOf(bi); got != tc.want {
+			t.Errorf("versionOf(%v, %s) = %q, want %q", tc.settings, tc.main, got, tc.want)
+		}
 	}
 }

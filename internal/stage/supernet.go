@@ -111,13 +111,13 @@ func TrainSupernet(ctx context.Context, args []string) error {
 		}
 		va := 100 * mean(accs)
 		row := schema.Epoch{Epoch: int32(e), Steps: int64(t.State.Step), LR: lrAt(opts, t.State.Step),
-			TrainLoss: mean(losses), ValidAcc: &va, Seconds: time.Since(start).Seconds()}
+			TrainLoss: mean(losses), ValidAcc: &va}
 		epochsRows = append(epochsRows, row)
 		if prev == nil && e+1 == j.cfg.BaseEpoch {
 			base = t.Net.Set()
 			j.log.Info("base weights taken", "after_epoch", e+1)
 		}
-		j.log.Info("epoch", "stage", *stage, "epoch", e, "train_loss", row.TrainLoss, "valid_acc_probe_children", va, "seconds", row.Seconds)
+		j.log.Info("epoch", "stage", *stage, "epoch", e, "train_loss", row.TrainLoss, "valid_acc_probe_children", va, "seconds", time.Since(start).Seconds())
 	}
 	prog.Done()
 

@@ -24,8 +24,10 @@ package angle
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -255,11 +257,13 @@ func Compute(net Net, base, cur param.Set) (*Stats, error) {
 		}
 	}
 	found := map[string]bool{}
-	for name, t0 := range base {
+	// Summed in name order: floating-point addition is not associative, and map order is random,
+	// so any other order would change the last bits of the angles from run to run.
+	for _, name := range slices.Sorted(maps.Keys(base)) {
 		if ignored(name) {
 			continue
 		}
-		p := product(t0.Data, cur[name].Data)
+		p := product(base[name].Data, cur[name].Data)
 		if isFixed(name) {
 			s.fixed.add(p, 1)
 			continue

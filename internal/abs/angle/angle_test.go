@@ -265,3 +265,29 @@ func TestComputeErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestComputeDeterministic computes the statistics of one weight pair many times: the angles must
+// be the same bits every time (map iteration order is random in Go, and float sums depend on
+// their order), so the same weights always give the same children artifact.
+func TestComputeDeterministic(t *testing.T) {
+	net, base, cur := nb201Official(rand.New(rand.NewPCG(3, 3)))
+	children := [][]int{{3, 3, 3, 3, 3, 3}, {2, 1, 3, 4, 2, 3}, {1, 0, 0, 0, 0, 1}}
+	var want []uint64
+	for try := range 20 {
+		st, err := Compute(net, base, cur)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range children {
+			a, err := st.Angle(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if try == 0 {
+				want = append(want, math.Float64bits(a))
+			} else if got := math.Float64bits(a); got != want[i] {
+				t.Fatalf("try %d, child %v: angle %x, first try %x", try, c, got, want[i])
+			}
+		}
+	}
+}
