@@ -145,6 +145,9 @@ func runWorkflow(ctx context.Context, file string, params map[string]string, bin
 	if rec != nil {
 		fmt.Fprintf(stdout, "\nsteps run (record in %s):\n", dir)
 		printNodes(stdout, rec.Nodes)
+		if rec.Phase == "Interrupted" {
+			fmt.Fprintf(stdout, "\nthe run was %s; its last step was stopped\n", rec.Message)
+		}
 		if store, ok := rec.Parameters["store"]; ok && err == nil {
 			fmt.Fprintf(stdout, "\nartifacts: %s\n  inspect: abs ls %s\n  check:   abs verify %s\n", store, store, store)
 		}

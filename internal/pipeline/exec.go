@@ -447,6 +447,9 @@ func (e *Executor) container(ctx context.Context, t *wfv1.Template, scope map[st
 		n.Command = append(n.Command, v)
 	}
 	for _, ev := range c.Env {
+		if ev.ValueFrom != nil && ev.ValueFrom.ResourceFieldRef != nil {
+			continue // a pod's resources: this machine sets none
+		}
 		if ev.ValueFrom != nil {
 			// A secret's keys are taken from this machine's environment under the variable's own name.
 			n.Secrets = append(n.Secrets, ev.Name)

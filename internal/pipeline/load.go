@@ -119,6 +119,7 @@ var noLocalEffect = []string{
 	"spec.podSpecPatch",
 	"spec.volumes[]",
 	"spec.templates[].container.volumeMounts[]",
+	"spec.templates[].container.env[].valueFrom.resourceFieldRef.",
 	"spec.templates[].container.image",
 	"spec.templates[].container.imagePullPolicy",
 	"spec.templates[].container.resources.",

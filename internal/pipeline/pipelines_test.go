@@ -111,6 +111,7 @@ func TestTrapsAreCaught(t *testing.T) {
 		{"pod user", "  securityContext:\n    runAsNonRoot: true\n    runAsUser: 65532", "  securityContext:\n    runAsNonRoot: true\n    runAsUser: 1000", "spec.securityContext"},
 		{"no memory limit", `,"limits":{"memory":"{{workflow.parameters.memory-limit}}"}`, "", "memory limit"},
 		{"no requests", `"requests":{"cpu":"{{workflow.parameters.cpu}}","memory":"{{workflow.parameters.memory}}"},`, "", "requests"},
+		{"no GOMEMLIMIT", "resource: limits.memory", "resource: limits.cpu", "GOMEMLIMIT"},
 		{"retries usage errors", "lastRetry.status == 'Error' || lastRetry.exitCode != '2'", "true", "exit 2"},
 		{"no retry of evictions", "retryPolicy: Always", "retryPolicy: OnFailure", "Error"},
 		{"no deadline", "  activeDeadlineSeconds: 604800\n", "", "activeDeadlineSeconds"},
@@ -221,6 +222,12 @@ func trapProblems(wf *wfv1.Workflow) []string {
 			if p.ValueFrom == nil || !writable(c.VolumeMounts, emptyDirs, p.ValueFrom.Path) {
 				bad("%s: output parameter %s: its file %s is on no emptyDir mount, and the root filesystem is read-only", where, p.Name, p.ValueFrom.Path)
 			}
+		}
+		if !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool {
+			return e.Name == "GOMEMLIMIT" && e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef != nil &&
+				e.ValueFrom.ResourceFieldRef.Resource == "limits.memory" && e.ValueFrom.ResourceFieldRef.ContainerName == "main"
+		}) {
+			bad("%s: no GOMEMLIMIT from the main container's limits.memory: Go's heap would outgrow the memory limit", where)
 		}
 		for _, p := range resourceProblems(s.PodSpecPatch, t, params) {
 			bad("%s: %s", where, p)
