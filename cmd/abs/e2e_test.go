@@ -104,7 +104,9 @@ func TestStepKilledMidRun(t *testing.T) {
 // shrinking stages (the recursion), search and retraining. It then verifies the run, reruns a step
 // (which skips, its outputs being up to date) and forces a step to redo its work, which must give
 // the same bytes. The two runs, in two stores, must hold byte-identical artifacts (same inputs,
-// config and seed), and a copy of the file run, moved elsewhere, must verify.
+// config and seed), and a copy of the file run, moved elsewhere, must verify. abs report writes
+// the run's report into the run, where verify checks it too (and where it is the same bytes in both
+// stores).
 func TestPipelineEndToEnd(t *testing.T) {
 	bin := buildSteps(t)
 	sums := map[string]map[string]string{} // backend → key → sha256, from the manifests
@@ -172,6 +174,14 @@ func TestPipelineEndToEnd(t *testing.T) {
 			st, err := artifacts.Open(ctx, store)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// The report goes into the run, in either store, and into its manifest.
+			code, stdout, stderr = abs("report", store)
+			if code != 0 || strings.TrimSpace(stdout) != st.URL("report/index.html") {
+				t.Errorf("abs report: exit %d\n%s%s", code, stdout, stderr)
+			}
+			if page := fetch(t, st, "report/index.html"); !bytes.Contains(page, []byte(`<img src="search.png"`)) || !bytes.Contains(page, []byte("stage-1/shrink.parquet")) {
+				t.Errorf("report page of the run lacks the search plot or stage 1:\n%s", page)
 			}
 			before := fetch(t, st, "stage-1/space.parquet")
 			// Rerunning a step with up-to-date outputs skips its work.

@@ -204,6 +204,8 @@ func TestErrors(t *testing.T) {
 		{[]string{"show", filepath.Join(dir, "manifest.json")}, 1, "manifest.json: not a parquet file or truncated"},
 		{[]string{"verify", empty}, 1, "manifest.json"},
 		{[]string{"ls", "ftp://host/x"}, 1, `unknown scheme "ftp"`},
+		{[]string{"report"}, 2, "abs report: usage: want RUN_URL, got 0 argument(s)"},
+		{[]string{"report", empty}, 1, "manifest.json"},
 	} {
 		code, _, errOut := abs(tc.args...)
 		if code != tc.code || !strings.Contains(errOut, tc.want) {
@@ -217,7 +219,7 @@ func TestHelp(t *testing.T) {
 	if code != 0 {
 		t.Errorf("abs -h: exit %d", code)
 	}
-	for _, c := range []string{"ls URL", "show URL", "verify RUN_URL"} {
+	for _, c := range []string{"ls URL", "show URL", "verify RUN_URL", "report RUN_URL"} {
 		if !strings.Contains(out, c) {
 			t.Errorf("abs -h lacks %q:\n%s", c, out)
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/abs-nas/abs/internal/abs/angle"
 	"github.com/abs-nas/abs/internal/abs/data"
+	"github.com/abs-nas/abs/internal/abs/nb201"
 	"github.com/abs-nas/abs/internal/abs/nn"
 	"github.com/abs-nas/abs/internal/abs/space"
 	"github.com/abs-nas/abs/internal/abs/train"
@@ -52,6 +53,13 @@ type Config struct {
 	// When set, score-operators and prune record how the run's rankings compare with it
 	// (benchmark mode). Only for space nb201.
 	GroundTruth string `json:"ground_truth"`
+	// Fitness is what the search step maximises: supernet (a child's validation accuracy with the
+	// last stage's supernet weights and Re-BN statistics) or ground-truth (its test accuracy in the
+	// ground_truth table on ground_truth_dataset: a tabular search that needs no supernet).
+	Fitness string `json:"fitness"`
+	// GroundTruthDataset is the column of the ground_truth table that fitness ground-truth uses:
+	// cifar10, cifar100 or imagenet16-120.
+	GroundTruthDataset string `json:"ground_truth_dataset"`
 
 	Metric        string `json:"metric"`          // operator score metric: angle, accuracy or random
 	PerOp         int    `json:"children_per_op"` // children per operator in sampled scoring
@@ -79,6 +87,7 @@ func DefaultConfig() Config {
 		Init: "authors", Sampling: "authors", IdleUpdates: "authors", BaseEpoch: 1,
 		Metric: "angle", PerOp: 1000, ExactLimit: 20000, ReBN: 4,
 		Search: "exhaustive", SearchBudget: 200, RetrainEpochs: 2,
+		Fitness: "supernet", GroundTruthDataset: string(nb201.CIFAR10),
 	}
 }
 
@@ -116,6 +125,10 @@ func (c Config) Validate() error {
 	check(c.IdleUpdates == "authors" || c.IdleUpdates == "on" || c.IdleUpdates == "off", "idle_updates", "authors, on or off", c.IdleUpdates)
 	check(c.BaseEpoch >= 0, "base_epoch", ">= 0 (0 = the initial weights)", c.BaseEpoch)
 	check(c.GroundTruth == "" || c.Space == "nb201", "ground_truth", "a table only for space nb201 (the benchmark covers the NB201 space alone)", c.GroundTruth)
+	check(c.Fitness == "supernet" || c.Fitness == "ground-truth", "fitness", "supernet or ground-truth", c.Fitness)
+	check(c.Fitness != "ground-truth" || c.GroundTruth != "", "fitness", "ground-truth only with ground_truth set to an NB201 table", c.Fitness)
+	_, err = nb201.ParseDataset(c.GroundTruthDataset)
+	check(err == nil, "ground_truth_dataset", "cifar10, cifar100 or imagenet16-120", c.GroundTruthDataset)
 	check(c.Metric == "angle" || c.Metric == "accuracy" || c.Metric == "random", "metric", "angle, accuracy or random", c.Metric)
 	check(c.PerOp > 0, "children_per_op", "> 0", c.PerOp)
 	check(c.ExactLimit >= 0, "exact_limit", ">= 0", c.ExactLimit)

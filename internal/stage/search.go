@@ -10,7 +10,6 @@ import (
 
 	"github.com/abs-nas/abs/artifacts/schema"
 	"github.com/abs-nas/abs/internal/abs/param"
-	"github.com/abs-nas/abs/internal/abs/score"
 	"github.com/abs-nas/abs/internal/abs/search"
 	"github.com/abs-nas/abs/internal/abs/space"
 	"github.com/abs-nas/abs/internal/abs/train"
@@ -19,17 +18,18 @@ import (
 
 // Search is the search step: it searches the space left by shrinking stage -stage (the last one, which
 // the pipeline passes out of its recursion; the step never guesses it from the store) for the child
-// with the best validation accuracy under the last stage's supernet weights, with batch-norm
-// statistics recomputed per child (Re-BN), using the configured algorithm (exhaustive, random or
-// regularized evolution) within search_budget evaluations. It writes every evaluated candidate and
-// the Argo output parameter best (the winner's encoding).
+// with the best fitness (config fitness: by default the validation accuracy under the last stage's
+// supernet weights, with batch-norm statistics recomputed per child (Re-BN); or the accuracy in the
+// ground_truth table), using the configured algorithm (exhaustive, random or regularized evolution)
+// within search_budget evaluations. It writes every evaluated candidate and the Argo output
+// parameter best (the winner's encoding).
 func Search(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("search", flag.ContinueOnError)
 	var c step.Common
 	c.Register(fs)
 	dataset := fs.String("dataset", "fashion-mnist", "data set of the supernet: fashion-mnist or cifar10")
 	stage := fs.Int("stage", -1, "the last shrinking stage (required): its pruned space is searched under its supernet")
-	usage(fs, "search", "Searches the shrunk space for the best child under the supernet's weights.")
+	usage(fs, "search", "Searches the shrunk space for the best child by the configured fitness (supernet or ground truth).")
 	if err := step.Parse(fs, args); err != nil {
 		return err
 	}
@@ -48,7 +48,7 @@ func Search(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	weights, err := j.readWeights(ctx, supernetKey(last))
+	fitness, err := j.fitness(ctx, last, *dataset, c.Seed)
 	if err != nil {
 		return err
 	}
@@ -63,21 +63,10 @@ func Search(ctx context.Context, args []string) error {
 		}
 		return c.WriteOutput("best", best)
 	}
-	d, err := j.cfg.loadData(*dataset, c.Seed, false)
+	metric, err := fitness()
 	if err != nil {
 		return err
 	}
-	net, err := loadNet(j.cfg, d, weights)
-	if err != nil {
-		return err
-	}
-	metric := score.Accuracy{Label: "accuracy-rebn", Of: func(ch space.Child) (float64, error) {
-		accs, err := train.Evaluate(ctx, net.Net, [][]int{ch}, d.train, d.valid, train.EvalOptions{Batch: j.cfg.Batch, ReBN: j.cfg.ReBN, Seed: c.Seed, Workers: 1})
-		if err != nil {
-			return 0, err
-		}
-		return 100 * accs[0], nil
-	}}
 	budget := j.cfg.SearchBudget
 	algo, err := search.ParseAlgorithm(j.cfg.Search)
 	if err != nil {
@@ -87,7 +76,7 @@ func Search(ctx context.Context, args []string) error {
 	cfg := search.Config{Algorithm: algo, MaxEvals: budget, Seed: derive(c.Seed, "search", 0),
 		Population: min(20, budget), SampleSize: min(5, budget), Cycles: budget,
 		Progress: func(n, _ int) { prog.Add(1) }}
-	j.log.Info("searching", "algorithm", algo, "space_size", sp.Size(shrunk).String(), "budget", budget, "after_stage", last)
+	j.log.Info("searching", "algorithm", algo, "fitness", metric.Name(), "space_size", sp.Size(shrunk).String(), "budget", budget, "after_stage", last)
 	start := time.Now()
 	res, err := search.Run(ctx, sp, shrunk, metric, cfg)
 	if err != nil {
@@ -104,7 +93,7 @@ func Search(ctx context.Context, args []string) error {
 		rows[i] = schema.Candidate{Round: int32(cand.Iteration), ID: int64(i), Ops: opNames(sp, cand.Child), FLOPs: flops(cand.Child), Fitness: cand.Value}
 	}
 	best := res.BestCandidate()
-	j.log.Info("best child", "arch", best.Text, "valid_acc_rebn", best.Value, "evaluated", len(rows), "seconds", time.Since(start).Seconds())
+	j.log.Info("best child", "arch", best.Text, "fitness", metric.Name(), "value", best.Value, "evaluated", len(rows), "seconds", time.Since(start).Seconds())
 	obj, err := schema.Candidates.Put(ctx, j.st, candidatesKey, j.meta(), rows)
 	if err != nil {
 		return err

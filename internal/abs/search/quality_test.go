@@ -20,7 +20,8 @@ import (
 // top 0.1% in 49/200, mean best 94.051. The test asserts, on 20 seeds: evolution in the top 1%
 // every time and in the top 0.1% at least 18 times (with a 0.5% failure rate, 3 failures in 20
 // have probability ≈ 1.5·10⁻⁴); random search in the top 1% at least 15 times (P(< 15) ≈ 10⁻⁴ at
-// rate 0.955); and evolution's mean best above random search's.
+// rate 0.955); and evolution's mean best above random search's. Both must respect the budget: the
+// oracle is asked about at most 300 distinct children per search, each of them once.
 func TestQualityNB201(t *testing.T) {
 	tab := table(t)
 	var accs []float64
@@ -36,9 +37,13 @@ func TestQualityNB201(t *testing.T) {
 	run := func(cfg search.Config) (inTop1, inTop01 int, mean float64) {
 		for seed := range uint64(seeds) {
 			cfg.Seed = seed
-			r, err := search.Run(context.Background(), sp, sp.Full(), o, cfg)
+			q := newCounting(o)
+			r, err := search.Run(context.Background(), sp, sp.Full(), q, cfg)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if len(q.calls) > cfg.MaxEvals || q.total != len(q.calls) {
+				t.Fatalf("%s seed %d: %d queries of %d distinct children, want each child once and at most %d", cfg.Algorithm, seed, q.total, len(q.calls), cfg.MaxEvals)
 			}
 			if len(r.Candidates) != cfg.MaxEvals {
 				t.Fatalf("%s seed %d: %d evaluations, want %d", cfg.Algorithm, seed, len(r.Candidates), cfg.MaxEvals)
