@@ -14,6 +14,8 @@
 //	stage-N/decisions.parquet  scores: the same ranked by the drop policy, with the dropped ops marked
 //	stage-N/space.parquet      space: the space after stage N (alive ops)
 //	stage-N/shrink.parquet     shrink: stage N's record (sizes, dropped ops)
+//	stage-N/correlations.parquet  correlations (benchmark mode): τ and ρ of each metric against the table
+//	stage-N/op-truth.parquet   op-truth (benchmark mode): each operator's ground truth, kept or not
 //	search/candidates.parquet  candidates: every architecture the search evaluated
 //	retrain/weights.parquet    weights of the retrained winner
 //	retrain/metrics.parquet    metrics of the retraining
