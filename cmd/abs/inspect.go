@@ -174,16 +174,16 @@ func show(ctx context.Context, args []string, stdout io.Writer, asJSON bool, max
 // writeKept prints the benchmark-mode summary of an op-truth artifact: how many of the operators
 // prune kept rank in the ground-truth top k, per data set, k being the number kept.
 func writeKept(w io.Writer, rows []schema.OpTruth) {
+	if len(rows) == 0 {
+		return
+	}
 	var parts []string
-	seen := map[string]bool{}
-	k := int32(0)
-	for _, r := range rows {
-		if !seen[r.Dataset] {
-			seen[r.Dataset] = true
-			k = r.TopK
+	for i, r := range rows { // prune writes the rows of each data set together
+		if i == 0 || r.Dataset != rows[i-1].Dataset {
 			parts = append(parts, fmt.Sprintf("%s %d", r.Dataset, r.KeptInTopK))
 		}
 	}
+	k := rows[0].TopK
 	fmt.Fprintf(w, "kept %d operators; of them in the ground-truth top %d: %s\n", k, k, strings.Join(parts, ", "))
 }
 

@@ -2,23 +2,16 @@ package stage
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"os"
-	"sort"
 
 	"github.com/abs-nas/abs/artifacts/schema"
 	"github.com/abs-nas/abs/internal/abs/nb201"
 	"github.com/abs-nas/abs/internal/abs/rank"
-	"github.com/abs-nas/abs/internal/abs/score"
 	"github.com/abs-nas/abs/internal/abs/space"
 )
-
-// Keys of the benchmark-mode artifacts (config ground_truth).
-func correlationsKey(stage int) string { return fmt.Sprintf("stage-%d/correlations.parquet", stage) }
-func opTruthKey(stage int) string      { return fmt.Sprintf("stage-%d/op-truth.parquet", stage) }
 
 // groundTruth is the NB201 table of benchmark mode and the sha256 of its file, recorded in the
 // provenance of what it judged.
@@ -44,33 +37,24 @@ func readGroundTruth(path string) (*groundTruth, error) {
 
 // childAccuracies returns the table's accuracies of children on data set d; a child the table
 // lacks is an error naming the file.
-func (g *groundTruth) childAccuracies(sp space.Space, children []space.Child, d nb201.Dataset) ([]float64, error) {
+func (g *groundTruth) childAccuracies(children []space.Child, d nb201.Dataset) ([]float64, error) {
+	m := tableMetric{nb201.Oracle{Table: g.table, Dataset: d}, g.path}
 	acc := make([]float64, len(children))
 	for i, c := range children {
-		e, ok := g.table.Lookup(c)
-		if !ok {
-			return nil, fmt.Errorf("ground truth %s has no row for child %s: is it a table of the NB201 space?", g.path, sp.Format(c))
+		var err error
+		if acc[i], err = m.Child(c); err != nil {
+			return nil, err
 		}
-		acc[i] = e.Accuracy[datasetColumn(d)]
 	}
 	return acc, nil
 }
 
-func datasetColumn(d nb201.Dataset) int {
-	for i, x := range nb201.Datasets {
-		if x == d {
-			return i
-		}
-	}
-	panic("stage: unknown nb201 data set " + string(d))
-}
-
 // correlations returns Kendall's τ-b and Spearman's ρ between every metric of metrics (by name,
 // one value per child) and each data set of the table, in the order of names and nb201.Datasets.
-func (g *groundTruth) correlations(sp space.Space, children []space.Child, names []string, metrics map[string][]float64) ([]schema.Correlation, error) {
+func (g *groundTruth) correlations(children []space.Child, names []string, metrics map[string][]float64) ([]schema.Correlation, error) {
 	var rows []schema.Correlation
 	for _, d := range nb201.Datasets {
-		truth, err := g.childAccuracies(sp, children, d)
+		truth, err := g.childAccuracies(children, d)
 		if err != nil {
 			return nil, err
 		}
@@ -91,43 +75,33 @@ func (g *groundTruth) opTruths(sp space.Space, before, after space.Shrunk) ([]sc
 		if err != nil {
 			return nil, fmt.Errorf("ground truth %s: %w", g.path, err)
 		}
-		ranks := rankOps(ops)
-		k, in := 0, 0
-		for _, o := range ops {
-			if after.Has(o.Point, o.Op) {
+		scores := make([]float64, len(ops))
+		kept := make([]bool, len(ops))
+		k := 0
+		for i, o := range ops {
+			scores[i], kept[i] = o.Score, after.Has(o.Point, o.Op)
+			if kept[i] {
 				k++
 			}
 		}
-		for i, o := range ops {
-			if after.Has(o.Point, o.Op) && ranks[i] <= k {
+		ranks := places(scores)
+		in := 0
+		for i := range ops {
+			if kept[i] && int(ranks[i]) <= k {
 				in++
 			}
 		}
 		for i, o := range ops {
 			rows = append(rows, schema.OpTruth{Edge: int32(o.Point), Op: sp.Ops()[o.Op].Name, Dataset: string(d), Score: o.Score,
-				Rank: int32(ranks[i]), Kept: after.Has(o.Point, o.Op), TopK: int32(k), KeptInTopK: int32(in)})
+				Rank: ranks[i], Kept: kept[i], TopK: int32(k), KeptInTopK: int32(in)})
 		}
 	}
 	return rows, nil
 }
 
-// rankOps returns each op's place in the ranking by score, 1 = best; ties keep the order of ops.
-func rankOps(ops []score.OpScore) []int {
-	idx := make([]int, len(ops))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return ops[idx[a]].Score > ops[idx[b]].Score })
-	r := make([]int, len(ops))
-	for place, i := range idx {
-		r[i] = place + 1
-	}
-	return r
-}
-
 // groundTruth reads the table of benchmark mode, or returns nil when the configuration sets none.
 // The table's sha256 becomes part of the job's provenance, so a changed table redoes the work.
-func (j *job) groundTruth(_ context.Context) (*groundTruth, error) {
+func (j *job) groundTruth() (*groundTruth, error) {
 	if j.cfg.GroundTruth == "" {
 		return nil, nil
 	}

@@ -84,7 +84,7 @@ func TestCorrelationsSmallTable(t *testing.T) {
 	for i := range metric {
 		metric[i] = float64(rng.IntN(7)) // many ties
 	}
-	rows, err := gt.correlations(space.NB201{}, children, []string{"m"}, map[string][]float64{"m": metric})
+	rows, err := gt.correlations(children, []string{"m"}, map[string][]float64{"m": metric})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestCorrelationsSmallTable(t *testing.T) {
 		}
 	}
 	// A child the table lacks is an error naming the file.
-	_, err = gt.correlations(space.NB201{}, []space.Child{{0, 0, 0, 0, 0, 0}}, []string{"m"}, map[string][]float64{"m": {1}})
+	_, err = gt.correlations([]space.Child{{0, 0, 0, 0, 0, 0}}, []string{"m"}, map[string][]float64{"m": {1}})
 	if err == nil || !strings.Contains(err.Error(), small) {
 		t.Errorf("child missing from the table: %v, want an error naming %s", err, small)
 	}
@@ -172,7 +172,7 @@ func TestBenchmarkMode(t *testing.T) {
 			if r.Children != 15625 {
 				t.Errorf("correlation over %d children, want all 15 625", r.Children)
 			}
-			sub, _ := gt.correlations(space.NB201{}, subsample(children, 5), []string{"angle"}, map[string][]float64{"angle": a})
+			sub, _ := gt.correlations(subsample(children, 5), []string{"angle"}, map[string][]float64{"angle": a})
 			if want := naiveTauB(a, b); math.Abs(sub[0].KendallTau-want) > 1e-12 {
 				t.Errorf("τ on every 5th child %v, want %v", sub[0].KendallTau, want)
 			}

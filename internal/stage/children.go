@@ -190,7 +190,7 @@ func ScoreOperators(ctx context.Context, args []string) error {
 		return fmt.Errorf("read children of stage %d: %w", *stage, err)
 	}
 	j.input(obj)
-	gt, err := j.groundTruth(ctx)
+	gt, err := j.groundTruth()
 	if err != nil {
 		return err
 	}
@@ -284,7 +284,7 @@ func (j *job) correlations(gt *groundTruth, draws []score.Draw, children []schem
 		names = append(names, "random")
 		metrics["random"] = values
 	}
-	rows, err := gt.correlations(j.sp, archs, names, metrics)
+	rows, err := gt.correlations(archs, names, metrics)
 	if err != nil {
 		return nil, err
 	}

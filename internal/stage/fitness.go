@@ -21,7 +21,7 @@ import (
 //     ground_truth_dataset (nb201.Oracle); no supernet is read or trained.
 func (j *job) fitness(ctx context.Context, stage int, dataset string, seed uint64) (func() (score.Metric, error), error) {
 	if j.cfg.Fitness == "ground-truth" {
-		g, err := j.groundTruth(ctx)
+		g, err := j.groundTruth()
 		if err != nil {
 			return nil, err
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -49,7 +50,7 @@ func TestSearchGroundTruth(t *testing.T) {
 			if err := Search(ctx, []string{"-run", run, "-stage", "0", "-seed", "1", "-config", conf, "-outputs", outputs}); err != nil {
 				t.Fatal(err)
 			}
-			col := datasetColumn(d)
+			col := slices.Index(nb201.Datasets, d)
 			var want nb201.Entry
 			valid := 0
 			for _, e := range gt.table.Entries() {

@@ -68,7 +68,7 @@ func Prune(ctx context.Context, args []string) error {
 		return fmt.Errorf("read scores of stage %d: %w", *stage, err)
 	}
 	j.input(obj)
-	gt, err := j.groundTruth(ctx)
+	gt, err := j.groundTruth()
 	if err != nil {
 		return err
 	}
@@ -96,8 +96,8 @@ func Prune(ctx context.Context, args []string) error {
 		if truth, err = gt.opTruths(sp, shrunk, next.Space); err != nil {
 			return err
 		}
-		for _, r := range truth {
-			if r.Edge == truth[0].Edge && r.Op == truth[0].Op {
+		for i, r := range truth {
+			if i == 0 || r.Dataset != truth[i-1].Dataset {
 				j.log.Info("benchmark: kept operators among the ground-truth best", "dataset", r.Dataset, "kept", r.TopK, "in_top_k", r.KeptInTopK)
 			}
 		}
@@ -168,18 +168,32 @@ func parseSize(s string) (*big.Int, error) {
 // rankRows sets Rank to each row's place in one global ranking by score, 1 = best; rows without
 // samples (NaN scores) rank last, ties keep the order of the rows.
 func rankRows(rows []schema.OpScore) {
-	idx := make([]int, len(rows))
+	scores := make([]float64, len(rows))
+	for i, r := range rows {
+		scores[i] = r.Score
+	}
+	for i, r := range places(scores) {
+		rows[i].Rank = r
+	}
+}
+
+// places returns each score's place in the ranking by score, 1 = best; NaN ranks last, ties keep
+// the order of scores.
+func places(scores []float64) []int32 {
+	idx := make([]int, len(scores))
 	for i := range idx {
 		idx[i] = i
 	}
 	sort.SliceStable(idx, func(a, b int) bool {
-		x, y := rows[idx[a]].Score, rows[idx[b]].Score
+		x, y := scores[idx[a]], scores[idx[b]]
 		if math.IsNaN(x) || math.IsNaN(y) {
 			return !math.IsNaN(x) && math.IsNaN(y)
 		}
 		return x > y
 	})
-	for r, i := range idx {
-		rows[i].Rank = int32(r + 1)
+	r := make([]int32, len(scores))
+	for place, i := range idx {
+		r[i] = int32(place + 1)
 	}
+	return r
 }

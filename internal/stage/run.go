@@ -59,6 +59,10 @@ func decisionsKey(stage int) string { return fmt.Sprintf("stage-%d/decisions.par
 func spaceKey(stage int) string     { return fmt.Sprintf("stage-%d/space.parquet", stage) }
 func shrinkKey(stage int) string    { return fmt.Sprintf("stage-%d/shrink.parquet", stage) }
 
+// Keys of the benchmark-mode artifacts (config ground_truth).
+func correlationsKey(stage int) string { return fmt.Sprintf("stage-%d/correlations.parquet", stage) }
+func opTruthKey(stage int) string      { return fmt.Sprintf("stage-%d/op-truth.parquet", stage) }
+
 const (
 	candidatesKey     = "search/candidates.parquet"
 	retrainWeightsKey = "retrain/weights.parquet"
