@@ -163,9 +163,6 @@ func NewPerCell(s Shrunk, cells int, seed uint64) (*PerCell, error) {
 	return &PerCell{s: s.Clone(), cells: cells, r: NewRand(seed)}, nil
 }
 
-// Cells returns the number of cells each child spans.
-func (p *PerCell) Cells() int { return p.cells }
-
 // nb201NodeEdges lists, per node 1..3, the range [first, last) of its incoming edges in NB201Edges.
 var nb201NodeEdges = [3][2]int{{0, 1}, {1, 3}, {3, 6}}
 

@@ -122,6 +122,7 @@ func NewTrainer(cfg nn.Spec, set *data.Set, sample Sampler, opts Options) (*Trai
 	return &Trainer{
 		Net: net, Opt: nn.NewSGD(opts.Momentum, opts.WeightDecay), Opts: opts,
 		set: set, loader: data.NewLoader(set, opts.Batch, true, data.Augment{}, int64(opts.Seed)), sample: sample,
+		zeros: map[string]*tensor.Dense{},
 	}, nil
 }
 
@@ -193,9 +194,6 @@ func (t *Trainer) withIdle(grads map[string]*tensor.Dense) map[string]*tensor.De
 		}
 		z := t.zeros[name]
 		if z == nil {
-			if t.zeros == nil {
-				t.zeros = map[string]*tensor.Dense{}
-			}
 			z = tensor.New(tensor.Of(b.Dtype()), tensor.WithShape(b.Shape()...))
 			t.zeros[name] = z
 		}
