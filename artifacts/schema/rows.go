@@ -129,6 +129,21 @@ type OpTruth struct {
 	KeptInTopK int32   `parquet:"kept_in_top_k" json:"kept_in_top_k"`
 }
 
+// StudyResult is one figure of the reproduction study (docs/reproduction.md, internal/study): Part
+// names the paper's analysis (a … i), Setting the variant (e.g. "all" children or the accuracy
+// "sample", "init-kaiming", "epochs-2"), Metric what was measured, Dataset the ground truth's
+// column, Seed the supernet seed (0 where the figure pools seeds), N the children, models or
+// searches it covers, and Value the figure (a Kendall τ unless Metric says otherwise).
+type StudyResult struct {
+	Part    string  `parquet:"part" json:"part"`
+	Setting string  `parquet:"setting" json:"setting"`
+	Metric  string  `parquet:"metric" json:"metric"`
+	Dataset string  `parquet:"dataset" json:"dataset"`
+	Seed    int32   `parquet:"seed" json:"seed"`
+	N       int64   `parquet:"n" json:"n"`
+	Value   float64 `parquet:"value" json:"value"`
+}
+
 // The artifact schemas.
 var (
 	Weights    = define[Weight]("weights", 1)
@@ -142,6 +157,8 @@ var (
 	// NaN: undefined (a constant metric, e.g. every angle 0 when the base is the trained supernet).
 	Correlations = define[Correlation]("correlations", 1, "kendall_tau", "spearman_rho")
 	OpTruths     = define[OpTruth]("op-truth", 1)
+	// The reproduction study's figures. NaN: undefined (e.g. τ of a constant metric).
+	StudyResults = define[StudyResult]("study-results", 1, "value")
 )
 
 // WeightsOf returns the tensors of s as Weight rows sorted by name. The rows share their value

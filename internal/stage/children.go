@@ -114,16 +114,31 @@ func (j *job) childAccuracies(ctx context.Context, dataset string, cur param.Set
 	if err != nil {
 		return err
 	}
-	archs := make([][]int, len(draws))
+	// A disconnected child (no path from input to output; sampled scoring draws them, the NB201 table
+	// lists them near 10 %) computes a constant: it is given chance accuracy, not evaluated.
+	conn, _ := j.sp.(interface{ Connected(space.Child) bool })
+	var archs [][]int
+	var at []int
 	for i, dr := range draws {
-		archs[i] = dr.Child
+		if conn == nil || conn.Connected(dr.Child) {
+			archs, at = append(archs, dr.Child), append(at, i)
+		}
 	}
 	for _, rebn := range []int{0, j.cfg.ReBN} {
+		for i := range rows {
+			chance := 100 / float64(d.valid.Classes)
+			if rebn == 0 {
+				rows[i].ValidAcc = &chance
+			} else {
+				rows[i].ReBNAcc = &chance
+			}
+		}
 		accs, err := train.Evaluate(ctx, t.Net, archs, d.train, d.valid, train.EvalOptions{Batch: j.cfg.Batch, ReBN: rebn, Seed: j.common.Seed, Workers: 1})
 		if err != nil {
 			return fmt.Errorf("evaluate children: %w", err)
 		}
-		for i, a := range accs {
+		for k, a := range accs {
+			i := at[k]
 			v := 100 * a
 			if rebn == 0 {
 				rows[i].ValidAcc = &v
