@@ -8,7 +8,7 @@
 //
 // Usage:
 //
-//	abs-study analyse -dir DIR [-out DIR/results] [-table CSV] [-authors JSON] [-search-seeds 10] [-search-budget 30]
+//	abs-study analyse -dir DIR [-out DIR/results] [-table CSV] [-authors JSON] [-search-seeds 10] [-search-budgets 10,50]
 //	abs-study [-n 24] [-epochs 2] [-train 2000] [-width 8] [-seed 1] [-init pytorch] [-archs FILE] [-out FILE] [-markdown]
 //
 // With -archs it trains the architectures listed in FILE (one a line, the six NB201 edges' op names
@@ -30,6 +30,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -276,14 +277,22 @@ func analyse(ctx context.Context, args []string, out io.Writer) error {
 	table := fs.String("table", "../shared/data/nb201/nats_bench_tss_test_acc.csv", "the NB201 table")
 	authors := fs.String("authors", "../shared/data/abs-official/kendall-tau.json", "the authors' published Kendall τ")
 	seeds := fs.Int("search-seeds", 10, "(h): seeds of every search")
-	budget := fs.Int("search-budget", 30, "(h): children every search may evaluate")
+	budgets := fs.String("search-budgets", "10,50", "(h): comma-separated budgets, the children a search may evaluate")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *outDir == "" {
 		*outDir = filepath.Join(*dir, "results")
 	}
-	an, err := study.Analyse(ctx, *dir, study.Options{Table: *table, Authors: *authors, SearchSeeds: *seeds, SearchBudget: *budget})
+	var bs []int
+	for _, f := range strings.Split(*budgets, ",") {
+		b, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || b < 1 {
+			return fmt.Errorf("-search-budgets %q: want positive integers separated by commas", *budgets)
+		}
+		bs = append(bs, b)
+	}
+	an, err := study.Analyse(ctx, *dir, study.Options{Table: *table, Authors: *authors, SearchSeeds: *seeds, SearchBudgets: bs})
 	if err != nil {
 		return err
 	}

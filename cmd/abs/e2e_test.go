@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -142,7 +143,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 				names = append(names, n.Name)
 				outputs[n.Name] = n.Outputs
 			}
-			want := "shrink/train shrink/sample shrink/score shrink/prune shrink/next/train shrink/next/sample shrink/next/score shrink/next/prune search retrain"
+			want := "shrink/train shrink/sample shrink/score shrink/prune shrink/next/train shrink/next/sample shrink/next/score shrink/next/prune search retrain report"
 			if got := strings.Join(names, " "); got != want {
 				t.Fatalf("steps run:\n%s\nwant\n%s", got, want)
 			}
@@ -166,8 +167,9 @@ func TestPipelineEndToEnd(t *testing.T) {
 				t.Errorf("search best %q is not an NB201 arch string", best)
 			}
 
+			// 19 artifacts of the steps and the report step's page with its 5 plots.
 			code, stdout, stderr := abs("verify", store)
-			if code != 0 || !strings.Contains(stdout, "19 artifacts") {
+			if code != 0 || !strings.Contains(stdout, "24 artifacts") {
 				t.Errorf("abs verify: exit %d\n%s%s", code, stdout, stderr)
 			}
 
@@ -175,7 +177,18 @@ func TestPipelineEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// The report goes into the run, in either store, and into its manifest.
+			// The pipeline's last step wrote the report into the run, in either store, and into its
+			// manifest (verify checked its files); abs report writes the same page again.
+			if got, want := outputs["report"]["page"], st.URL("report/index.html"); got != want {
+				t.Errorf("report step: page %q, want %q", got, want)
+			}
+			stepPage := fetch(t, st, "report/index.html")
+			if !bytes.Contains(stepPage, []byte(`<img src="search.png"`)) || !bytes.Contains(stepPage, []byte("stage-1/shrink.parquet")) {
+				t.Errorf("report step's page lacks the search plot or stage 1:\n%s", stepPage)
+			}
+			if m, err := manifest.Load(ctx, st); err != nil || !slices.ContainsFunc(m.Artifacts, func(a manifest.Entry) bool { return a.Key == "report/index.html" }) {
+				t.Errorf("the run's manifest does not record report/index.html (%v)", err)
+			}
 			code, stdout, stderr = abs("report", store)
 			if code != 0 || strings.TrimSpace(stdout) != st.URL("report/index.html") {
 				t.Errorf("abs report: exit %d\n%s%s", code, stdout, stderr)

@@ -7,7 +7,6 @@ import (
 	"io"
 
 	"github.com/abs-nas/abs/artifacts"
-	"github.com/abs-nas/abs/artifacts/manifest"
 	"github.com/abs-nas/abs/internal/report"
 )
 
@@ -44,29 +43,21 @@ func writeReport(ctx context.Context, runURL, outURL string, stdout io.Writer) e
 	if err != nil {
 		return err
 	}
-	out, prefix := run, "report/"
-	if outURL != "" {
-		if out, err = artifacts.Open(ctx, outURL); err != nil {
-			return err
-		}
-		prefix = ""
-	}
-	entries, err := report.Write(ctx, run, out, prefix)
-	if err != nil {
-		return err
-	}
 	if outURL == "" {
-		m, err := manifest.Load(ctx, run)
+		page, err := report.IntoRun(ctx, run)
 		if err != nil {
 			return err
 		}
-		for _, e := range entries {
-			m.Add(e)
-		}
-		if err := m.Save(ctx, run); err != nil {
-			return fmt.Errorf("record the report in the manifest of %s: %w", runURL, err)
-		}
+		_, err = fmt.Fprintln(stdout, page)
+		return err
 	}
-	_, err = fmt.Fprintln(stdout, out.URL(prefix+report.Page))
+	out, err := artifacts.Open(ctx, outURL)
+	if err != nil {
+		return err
+	}
+	if _, err := report.Write(ctx, run, out, ""); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, out.URL(report.Page))
 	return err
 }

@@ -67,6 +67,30 @@ func Write(ctx context.Context, run, out store.Store, prefix string) ([]manifest
 	return entries, nil
 }
 
+// Dir is the folder of the report inside a run.
+const Dir = "report/"
+
+// IntoRun writes the report of run into the run itself, under Dir, records its files in the run's
+// manifest (replacing those of an earlier report) and returns the URL of the page. This is what
+// `abs report RUN_URL` and the pipelines' report step do.
+func IntoRun(ctx context.Context, run store.Store) (string, error) {
+	entries, err := Write(ctx, run, run, Dir)
+	if err != nil {
+		return "", err
+	}
+	m, err := manifest.Load(ctx, run)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range entries {
+		m.Add(e)
+	}
+	if err := m.Save(ctx, run); err != nil {
+		return "", fmt.Errorf("record the report in the manifest of %s: %w", run.URL(""), err)
+	}
+	return run.URL(Dir + Page), nil
+}
+
 // Producer is the producer of the report's files in a run's manifest.
 const Producer = "abs report"
 

@@ -41,9 +41,10 @@ type Settings struct {
 type Options struct {
 	Table   string // the NB201 table (CSV)
 	Authors string // the authors' kendall-tau.json
-	// SearchSeeds and SearchBudget configure (h): every search runs with each seed 1…SearchSeeds
-	// and evaluates at most SearchBudget children.
-	SearchSeeds, SearchBudget int
+	// SearchSeeds and SearchBudgets configure (h): every search runs with each seed 1…SearchSeeds
+	// and, in turn, each budget of SearchBudgets (the most children it may evaluate).
+	SearchSeeds   int
+	SearchBudgets []int
 }
 
 // Analysis is everything Analyse found, for the Markdown and the plots.
@@ -82,6 +83,7 @@ type opKept struct {
 type searchRow struct {
 	Space     string // full, angle, accuracy, random or oracle
 	Algorithm string
+	Budget    int
 	Size      float64 // children of the space (mean over the supernet seeds)
 	BestIn    float64 // best accuracy in the space (mean over the supernet seeds)
 	Best      []float64
@@ -565,37 +567,39 @@ func (an *Analysis) searches(ctx context.Context, table *nb201.Table, o Options)
 		}
 	}
 	metric := nb201.Oracle{Table: table, Dataset: nb201.CIFAR10}
-	for _, name := range []string{"full", "angle", "accuracy", "random", "oracle"} {
-		list := spaces[name]
-		if len(list) == 0 {
-			continue
-		}
-		for _, alg := range []search.Algorithm{search.Random, search.Evolution} {
-			row := searchRow{Space: name, Algorithm: string(alg)}
-			for _, sh := range list {
-				row.Size += float64(sp.Size(sh).Int64()) / float64(len(list))
-				b, err := bestIn(table, sh)
-				if err != nil {
-					return err
-				}
-				row.BestIn += b / float64(len(list))
-				for seed := 1; seed <= o.SearchSeeds; seed++ {
-					budget := o.SearchBudget
-					res, err := search.Run(ctx, sp, sh, metric, search.Config{Algorithm: alg, MaxEvals: budget, Seed: uint64(seed),
-						Population: min(20, budget), SampleSize: min(5, budget), Cycles: budget})
-					if err != nil {
-						return fmt.Errorf("study (h) %s %s seed %d: %w", name, alg, seed, err)
-					}
-					if len(res.Candidates) > budget {
-						return fmt.Errorf("study (h) %s %s seed %d: %d evaluations over the budget %d", name, alg, seed, len(res.Candidates), budget)
-					}
-					row.Best = append(row.Best, res.BestCandidate().Value)
-				}
+	for _, budget := range o.SearchBudgets {
+		for _, name := range []string{"full", "angle", "accuracy", "random", "oracle"} {
+			list := spaces[name]
+			if len(list) == 0 {
+				continue
 			}
-			m, sd := MeanSD(row.Best)
-			an.add("h", name, string(alg)+"_best_mean", "cifar10", 0, int64(len(row.Best)), m)
-			an.add("h", name, string(alg)+"_best_sd", "cifar10", 0, int64(len(row.Best)), sd)
-			an.Search = append(an.Search, row)
+			for _, alg := range []search.Algorithm{search.Random, search.Evolution} {
+				row := searchRow{Space: name, Algorithm: string(alg), Budget: budget}
+				for _, sh := range list {
+					row.Size += float64(sp.Size(sh).Int64()) / float64(len(list))
+					b, err := bestIn(table, sh)
+					if err != nil {
+						return err
+					}
+					row.BestIn += b / float64(len(list))
+					for seed := 1; seed <= o.SearchSeeds; seed++ {
+						res, err := search.Run(ctx, sp, sh, metric, search.Config{Algorithm: alg, MaxEvals: budget, Seed: uint64(seed),
+							Population: min(20, budget), SampleSize: min(5, budget), Cycles: budget})
+						if err != nil {
+							return fmt.Errorf("study (h) %s %s seed %d: %w", name, alg, seed, err)
+						}
+						if len(res.Candidates) > budget {
+							return fmt.Errorf("study (h) %s %s seed %d: %d evaluations over the budget %d", name, alg, seed, len(res.Candidates), budget)
+						}
+						row.Best = append(row.Best, res.BestCandidate().Value)
+					}
+				}
+				m, sd := MeanSD(row.Best)
+				set := fmt.Sprintf("%s/budget-%d", name, budget)
+				an.add("h", set, string(alg)+"_best_mean", "cifar10", 0, int64(len(row.Best)), m)
+				an.add("h", set, string(alg)+"_best_sd", "cifar10", 0, int64(len(row.Best)), sd)
+				an.Search = append(an.Search, row)
+			}
 		}
 	}
 	return nil

@@ -275,18 +275,23 @@ func (an *Analysis) Markdown(w io.Writer) {
 	}
 	p("\n### (h) Search with the NB201 table as fitness (CIFAR-10 test accuracy), equal budgets\n\n")
 	p("Shrunk spaces: 20 of 30 operators dropped by each metric's scores (per supernet seed) or by the ground-truth op score (oracle). Mean ± sd of the best accuracy found, over search seeds × supernet seeds.\n\n")
-	p("| space | children (mean) | best in space | random search | regularised evolution |\n|---|---|---|---|---|\n")
-	bySpace := map[string][]searchRow{}
-	var order []string
-	for _, r := range an.Search {
-		if _, ok := bySpace[r.Space]; !ok {
-			order = append(order, r.Space)
-		}
-		bySpace[r.Space] = append(bySpace[r.Space], r)
+	p("| budget | space | children (mean) | best in space | random search | regularised evolution |\n|---|---|---|---|---|---|\n")
+	type key struct {
+		budget int
+		space  string
 	}
-	for _, name := range order {
-		rs := bySpace[name]
-		p("| %s | %.0f | %.2f |", name, rs[0].Size, rs[0].BestIn)
+	bySpace := map[key][]searchRow{}
+	var order []key
+	for _, r := range an.Search {
+		k := key{r.Budget, r.Space}
+		if _, ok := bySpace[k]; !ok {
+			order = append(order, k)
+		}
+		bySpace[k] = append(bySpace[k], r)
+	}
+	for _, k := range order {
+		rs := bySpace[k]
+		p("| %d | %s | %.0f | %.2f |", k.budget, k.space, rs[0].Size, rs[0].BestIn)
 		for _, alg := range []string{"random", "evolution"} {
 			i := slices.IndexFunc(rs, func(r searchRow) bool { return r.Algorithm == alg })
 			if i < 0 {
@@ -483,7 +488,12 @@ func (an *Analysis) Plots() (map[string][]byte, error) {
 		p.Y.Label.Text = "best test accuracy (%)"
 		var names []string
 		vals := map[string]plotter.Values{}
+		budget := an.Search[0].Budget
+		p.Title.Text = fmt.Sprintf("(h) best NB201 CIFAR-10 accuracy found, %d queries", budget)
 		for _, r := range an.Search {
+			if r.Budget != budget {
+				continue
+			}
 			if !slices.Contains(names, r.Space) {
 				names = append(names, r.Space)
 			}
