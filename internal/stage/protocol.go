@@ -73,6 +73,7 @@ func runStep(ctx context.Context, args []string, name, what string, p protocol) 
 		keys[i] = o.key
 	}
 	if !j.upToDate(ctx, keys...) {
+		j.log.Info("computing", "outputs", keys)
 		if err := p.compute(ctx, j); err != nil {
 			return err
 		}
