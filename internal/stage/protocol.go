@@ -2,7 +2,6 @@ package stage
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"slices"
@@ -201,7 +200,7 @@ func stored[R any](ctx context.Context, j *job, k *schema.Kind[R], key string) (
 		return nil, err
 	}
 	if len(rows) == 0 {
-		return nil, errors.New("read " + j.st.URL(key) + ": no rows")
+		return nil, fmt.Errorf("read %s: no rows", j.st.URL(key))
 	}
 	return rows, nil
 }

@@ -337,7 +337,7 @@ func (j *job) meta() schema.Meta {
 
 // upToDate reports whether every key already holds an artifact with exactly the provenance this job
 // would write (same producer and version, seed, configuration and input checksums), so the work can
-// be skipped. -force always redoes it.
+// be skipped. -force always redoes it. runStep asks it once every input is read and recorded.
 func (j *job) upToDate(ctx context.Context, keys ...string) bool {
 	if j.common.Force {
 		return false
