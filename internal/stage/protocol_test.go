@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"path"
@@ -92,25 +93,54 @@ func readParams(t *testing.T, dir string) map[string]string {
 //     outputs record its new sha256;
 //   - flag: a changed flag of the step's own computes again, and the outputs record its value.
 //
-// Score-operators and search have no flag of their own but -stage (which names other inputs and
-// outputs), and retrain reads no artifact (its architecture is a flag): those cases are left out.
+// Score-operators has no flag of its own but -stage (which names other inputs and outputs), the
+// search's -dataset names the supernet's data (so TestStepProtocolBenchmark changes it, where it
+// only sets the FLOPs), and retrain reads no artifact (its architecture is a flag): those cases
+// are left out here.
 func TestStepProtocol(t *testing.T) {
 	base, params := tinyRun(t, protoConfig)
 	const otherArch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
-	for _, tc := range []struct {
-		step    string
-		args    []string
-		outputs []string
-		input   string   // key of an input to change; "" for none
-		flag    []string // a changed flag and its value; nil for none
-	}{
+	checkProtocol(t, base, protoConfig, params, []protoCase{
 		{"train-supernet", []string{"-stage", "1", "-epochs", "1"}, []string{baseKey(1), supernetKey(1), metricsKey(1)}, supernetKey(0), []string{"-epochs", "2"}},
 		{"sample-children", []string{"-stage", "0"}, []string{childrenKey(0)}, supernetKey(0), []string{"-dataset", "cifar10"}},
 		{"score-operators", []string{"-stage", "0"}, []string{scoresKey(0)}, childrenKey(0), nil},
 		{"prune", []string{"-stage", "0", "-policy", "global-tail", "-drop", "10", "-threshold", "64"}, []string{spaceKey(0), decisionsKey(0), shrinkKey(0)}, scoresKey(0), []string{"-drop", "11"}},
 		{"search", []string{"-stage", "0"}, []string{candidatesKey}, supernetKey(0), nil},
 		{"retrain", []string{"-arch", params["search"]["best"]}, []string{retrainWeightsKey, retrainMetricsKey}, "", []string{"-arch", otherArch}},
-	} {
+	})
+}
+
+// TestStepProtocolBenchmark is TestStepProtocol's check in benchmark mode (config ground_truth),
+// where score-operators and prune write one output more, and the search reads the table instead
+// of a supernet: its -dataset (which only sets the FLOPs then) is a flag to change.
+func TestStepProtocolBenchmark(t *testing.T) {
+	needShared(t)
+	table, err := filepath.Abs(sharedTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := strings.TrimSuffix(protoConfig, "}") + fmt.Sprintf(`,"ground_truth":%q,"fitness":"ground-truth"}`, table)
+	base, params := tinyRun(t, config)
+	checkProtocol(t, base, config, params, []protoCase{
+		{"score-operators", []string{"-stage", "0"}, []string{scoresKey(0), correlationsKey(0)}, childrenKey(0), nil},
+		{"prune", []string{"-stage", "0", "-policy", "global-tail", "-drop", "10", "-threshold", "64"}, []string{spaceKey(0), decisionsKey(0), shrinkKey(0), opTruthKey(0)}, scoresKey(0), []string{"-threshold", "1e9"}},
+		{"search", []string{"-stage", "0"}, []string{candidatesKey}, spaceKey(0), []string{"-dataset", "cifar10"}},
+	})
+}
+
+// A protoCase is one step of a tiny run for checkProtocol.
+type protoCase struct {
+	step    string
+	args    []string // as the run ran it
+	outputs []string
+	input   string   // key of an input to change; "" for none
+	flag    []string // a changed flag and its value; nil for none
+}
+
+// checkProtocol runs TestStepProtocol's cases on copies of the tiny run base, made with config,
+// whose steps reported params.
+func checkProtocol(t *testing.T, base, config string, params map[string]map[string]string, cases []protoCase) {
+	for _, tc := range cases {
 		for _, mode := range []string{"skip", "force", "input", "flag"} {
 			if mode == "input" && tc.input == "" || mode == "flag" && tc.flag == nil {
 				continue
@@ -135,7 +165,7 @@ func TestStepProtocol(t *testing.T) {
 					}
 					old[i], _ = os.ReadFile(p)
 				}
-				args := append([]string{"-run", run, "-seed", "1", "-config", protoConfig}, tc.args...)
+				args := append([]string{"-run", run, "-seed", "1", "-config", config}, tc.args...)
 				var newSum string
 				switch mode {
 				case "force":
@@ -268,6 +298,8 @@ func restamp(t *testing.T, st store.Store, key string) string {
 		return restampKind(t, st, schema.Children, key)
 	case "scores.parquet":
 		return restampKind(t, st, schema.Scores, key)
+	case "space.parquet":
+		return restampKind(t, st, schema.Space, key)
 	}
 	t.Fatalf("restamp %s: no kind", key)
 	return ""
