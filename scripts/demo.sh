@@ -33,3 +33,4 @@ if [ -n "$gt" ]; then
 	bin/abs show "$store/stage-0/correlations.parquet"
 	bin/abs show -n 0 "$store/stage-0/op-truth.parquet" | tail -n 1
 fi
+echo "report (written by the pipeline's last step): $store/report/index.html"
