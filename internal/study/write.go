@@ -488,7 +488,7 @@ func (an *Analysis) Plots() (map[string][]byte, error) {
 		p.Y.Label.Text = "best test accuracy (%)"
 		var names []string
 		vals := map[string]plotter.Values{}
-		budget := an.Search[0].Budget
+		budget := an.Search[len(an.Search)-1].Budget // the largest: evolution differs from random there
 		p.Title.Text = fmt.Sprintf("(h) best NB201 CIFAR-10 accuracy found, %d queries", budget)
 		for _, r := range an.Search {
 			if r.Budget != budget {
@@ -509,14 +509,14 @@ func (an *Analysis) Plots() (map[string][]byte, error) {
 			p.Add(bc)
 			p.Legend.Add(alg, bc)
 		}
-		lo := math.Inf(1)
+		lo, hi := math.Inf(1), math.Inf(-1)
 		for _, v := range vals {
-			lo = min(lo, slices.Min(v))
+			lo, hi = min(lo, slices.Min(v)), max(hi, slices.Max(v))
 		}
-		p.Y.Min = math.Floor(lo - 1)
+		p.Y.Min, p.Y.Max = math.Floor(lo-1), hi+1.5 // room for the legend above the bars
 		p.NominalX(names...)
 		p.Legend.Top = true
-		b, err := png(p, 5*vg.Inch, 3.5*vg.Inch)
+		b, err := png(p, 6*vg.Inch, 3.5*vg.Inch)
 		if err != nil {
 			return nil, err
 		}
