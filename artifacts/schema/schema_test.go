@@ -111,6 +111,10 @@ func samples() []sample {
 			{Edge: 0, Op: "nor_conv_3x3", Dataset: "cifar10", Score: 80.25, Rank: 1, Kept: true, TopK: 10, KeptInTopK: 7},
 			{Edge: 5, Op: "none", Dataset: "cifar100", Score: 30.5, Rank: 30, Kept: false, TopK: 10, KeptInTopK: 6},
 		}),
+		sampleOf(StudyResults, []StudyResult{
+			{Part: "a", Setting: "all", Metric: "angle", Dataset: "cifar10", Seed: 1, N: 15625, Value: 0.127},
+			{Part: "g", Setting: "standalone", Metric: "own_angle", Dataset: "fashion-mnist", Seed: 0, N: 30, Value: -0.25},
+		}),
 	}
 }
 
@@ -367,7 +371,7 @@ func TestReadRejects(t *testing.T) {
 func TestReadAnyUnknownSchema(t *testing.T) {
 	data := encode(t, variant[SpaceOp]("mystery", 1), []SpaceOp{{}})
 	_, err := ReadAny(data, "m.parquet")
-	want := `read m.parquet: unknown schema "mystery", want one of candidates, children, correlations, metrics, op-truth, scores, shrink, space, weights`
+	want := `read m.parquet: unknown schema "mystery", want one of candidates, children, correlations, metrics, op-truth, scores, shrink, space, study-results, weights`
 	if err == nil || err.Error() != want {
 		t.Errorf("error = %v, want %s", err, want)
 	}
