@@ -12,6 +12,7 @@ import (
 	"github.com/abs-nas/abs/artifacts/manifest"
 	"github.com/abs-nas/abs/artifacts/schema"
 	"github.com/abs-nas/abs/artifacts/store/file"
+	"github.com/abs-nas/abs/internal/abs/space"
 	"github.com/abs-nas/abs/internal/step"
 )
 
@@ -59,12 +60,14 @@ func TestStepsRefuseBeforeWork(t *testing.T) {
 		{"unknown config field", "train-supernet", []string{"-config", `{"widht":4}`}, "", `unknown field "widht"`},
 		{"config not JSON", "sample-children", []string{"-config", `{width:4}`}, "", "config -config"},
 		{"config after JSON", "sample-children", []string{"-config", `{} {}`}, "", "text after the JSON object"},
-		{"space", "score-operators", []string{"-config", `{"space":"nb301"}`}, "", "space = nb301"},
+		{"space", "score-operators", []string{"-config", `{"space":"nb301"}`}, "", `space "nb301": want one of nb201, darts, proxyless-gpu, fairnas`},
 		{"epochs", "train-supernet", []string{"-epochs", "-1"}, "", "-epochs -1"},
 		{"negative stage", "prune", []string{"-stage", "-1"}, "", "-stage -1: want 0 or more"},
 		{"negative stage score", "score-operators", []string{"-stage", "-2"}, "", "-stage -2"},
-		{"dataset", "search", []string{"-dataset", "mnist"}, "", `data set "mnist"`},
-		{"policy", "prune", []string{"-policy", "worst"}, "", `-policy "worst"`},
+		{"dataset", "search", []string{"-config", `{"dataset":"mnist"}`}, "", `dataset "mnist": want one of fashion-mnist, cifar10`},
+		{"sampling", "train-supernet", []string{"-config", `{"sampling":"unifrom"}`}, "", `sampling "unifrom": want one of authors, per-cell, whole-net, uniform, fair`},
+		{"per-cell outside nb201", "train-supernet", []string{"-config", `{"space":"fairnas","sampling":"per-cell"}`}, "", "sampling per-cell: not for space fairnas"},
+		{"policy", "prune", []string{"-policy", "worst"}, "", `invalid value "worst" for flag -policy: drop policy "worst": want one of fixed-count, global-tail, one-per-edge, one-per-layer`},
 		{"threshold", "prune", []string{"-threshold", "abc"}, "", "-threshold"},
 		{"drop", "prune", []string{"-drop", "100"}, "", "-drop 100: want 1 to 24"},
 		{"arch", "retrain", []string{"-arch", "|conv~0|"}, "", "-arch"},
@@ -176,7 +179,7 @@ func TestPruneRecordsReset(t *testing.T) {
 			t.Fatal(err)
 		}
 		var rows []schema.OpScore
-		sp, _ := spaceOf("darts")
+		sp := space.DARTS{}
 		for e := range sp.Points() {
 			for o, op := range sp.Ops() {
 				rows = append(rows, schema.OpScore{Edge: int32(e), Op: op.Name, Score: float64(e*10 + o), Samples: 1})

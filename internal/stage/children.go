@@ -2,7 +2,6 @@ package stage
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 
@@ -25,13 +24,12 @@ func SampleChildren(ctx context.Context, args []string) error {
 	var c step.Common
 	c.Register(fs)
 	stage := fs.Int("stage", 0, "shrinking stage `N`")
-	dataset := fs.String("dataset", "fashion-mnist", "data set of the supernet (for FLOPs, and for accuracies with metric accuracy)")
 	usage(fs, "sample-children", "Draws the children that score the operators of one stage and measures their angle.")
 	if err := step.Parse(fs, args); err != nil {
 		return err
 	}
 	j, err := newJob(ctx, "sample-children", c, fs, func(*job) error {
-		return errors.Join(checkStage(*stage), checkDataset(*dataset))
+		return checkStage(*stage)
 	})
 	if err != nil {
 		return err
@@ -53,11 +51,7 @@ func SampleChildren(ctx context.Context, args []string) error {
 	if j.upToDate(ctx, childrenKey(*stage)) {
 		return nil
 	}
-	shape, err := shapeOf(*dataset)
-	if err != nil {
-		return err
-	}
-	flops := j.cfg.flops(shape)
+	flops := j.flops()
 	bound := score.Bound{}
 	if j.cfg.MaxFLOPs > 0 {
 		bound = score.Bound{FLOPs: flops, Max: j.cfg.MaxFLOPs}
@@ -74,7 +68,7 @@ func SampleChildren(ctx context.Context, args []string) error {
 	}
 	j.log.Info("drew children", "stage", *stage, "space_size", size.String(), "children", len(draws), "exact", len(draws) > 0 && draws[0].Point < 0)
 
-	stats, err := angle.Compute(j.cfg.angleNet(), base, params(cur))
+	stats, err := angle.Compute(j.angleNet(), base, params(cur))
 	if err != nil {
 		return fmt.Errorf("stage %d: angle: %w", *stage, err)
 	}
@@ -90,8 +84,8 @@ func SampleChildren(ctx context.Context, args []string) error {
 			rows[i].ForOp = sp.Ops()[d.Op].Name
 		}
 	}
-	if j.cfg.Metric == "accuracy" {
-		if err := j.childAccuracies(ctx, *dataset, cur, draws, rows, prog); err != nil {
+	if j.cfg.Metric == MetricAccuracy {
+		if err := j.childAccuracies(ctx, cur, draws, rows, prog); err != nil {
 			return err
 		}
 	}
@@ -105,12 +99,12 @@ func SampleChildren(ctx context.Context, args []string) error {
 
 // childAccuracies fills in the validation accuracy of every child with the supernet's weights, with
 // the running BN statistics of training and with Re-BN.
-func (j *job) childAccuracies(ctx context.Context, dataset string, cur param.Set, draws []score.Draw, rows []schema.Child, prog *step.Progress) error {
-	d, err := j.cfg.loadData(dataset, j.common.Seed, false)
+func (j *job) childAccuracies(ctx context.Context, cur param.Set, draws []score.Draw, rows []schema.Child, prog *step.Progress) error {
+	d, err := j.cfg.loadData(j.common.Seed, false)
 	if err != nil {
 		return err
 	}
-	t, err := loadNet(j.cfg, d, cur)
+	t, err := j.loadNet(d, cur)
 	if err != nil {
 		return err
 	}
@@ -147,19 +141,6 @@ func (j *job) readWeights(ctx context.Context, key string) (param.Set, error) {
 		return nil, fmt.Errorf("%s: %w", obj.URL, err)
 	}
 	return s, nil
-}
-
-// imageShape is the shape of a data set's images.
-type imageShape struct{ C, H, Classes int }
-
-func shapeOf(dataset string) (imageShape, error) {
-	switch dataset {
-	case "fashion-mnist":
-		return imageShape{1, 28, 10}, nil
-	case "cifar10":
-		return imageShape{3, 32, 10}, nil
-	}
-	return imageShape{}, fmt.Errorf("data set %q: want fashion-mnist or cifar10", dataset)
 }
 
 // ScoreOperators is the score-operators step: it averages the metric of the children of stage
@@ -280,7 +261,7 @@ func (j *job) correlations(gt *groundTruth, draws []score.Draw, children []schem
 	column("angle", func(c schema.Child) *float64 { return c.Angle })
 	column("valid_acc", func(c schema.Child) *float64 { return c.ValidAcc })
 	column("rebn_acc", func(c schema.Child) *float64 { return c.ReBNAcc })
-	if j.cfg.Metric == "random" {
+	if j.cfg.Metric == MetricRandom {
 		names = append(names, "random")
 		metrics["random"] = values
 	}

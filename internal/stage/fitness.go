@@ -19,16 +19,13 @@ import (
 //     BN statistics recomputed over rebn_batches training batches (Re-BN).
 //   - ground-truth: the child's test accuracy in percent in the ground_truth table on
 //     ground_truth_dataset (nb201.Oracle); no supernet is read or trained.
-func (j *job) fitness(ctx context.Context, stage int, dataset string, seed uint64) (func() (score.Metric, error), error) {
-	if j.cfg.Fitness == "ground-truth" {
+func (j *job) fitness(ctx context.Context, stage int, seed uint64) (func() (score.Metric, error), error) {
+	if j.cfg.Fitness == FitnessGroundTruth {
 		g, err := j.groundTruth()
 		if err != nil {
 			return nil, err
 		}
-		d, err := nb201.ParseDataset(j.cfg.GroundTruthDataset) // Validate checked it
-		if err != nil {
-			return nil, err
-		}
+		d := j.cfg.GroundTruthDataset
 		return func() (score.Metric, error) {
 			return tableMetric{nb201.Oracle{Table: g.table, Dataset: d}, g.path}, nil
 		}, nil
@@ -38,11 +35,11 @@ func (j *job) fitness(ctx context.Context, stage int, dataset string, seed uint6
 		return nil, err
 	}
 	return func() (score.Metric, error) {
-		d, err := j.cfg.loadData(dataset, seed, false)
+		d, err := j.cfg.loadData(seed, false)
 		if err != nil {
 			return nil, err
 		}
-		net, err := loadNet(j.cfg, d, weights)
+		net, err := j.loadNet(d, weights)
 		if err != nil {
 			return nil, err
 		}

@@ -27,7 +27,8 @@ func Prune(ctx context.Context, args []string) error {
 	var c step.Common
 	c.Register(fs)
 	stage := fs.Int("stage", 0, "shrinking stage `N`")
-	policy := fs.String("policy", string(shrink.FixedCount), "drop policy: fixed-count, global-tail, one-per-edge or one-per-layer")
+	policy := shrink.FixedCount
+	fs.Var(&policy, "policy", "drop `policy`: fixed-count, global-tail, one-per-edge or one-per-layer")
 	drop := fs.Int("drop", 20, "operators dropped per stage by fixed-count and global-tail")
 	threshold := fs.String("threshold", "64", "stop shrinking once the space has at most this many children (an integer; 1e6 notation is accepted)")
 	usage(fs, "prune", "Drops the worst operators of one stage and decides whether to shrink further.")
@@ -40,7 +41,7 @@ func Prune(ctx context.Context, args []string) error {
 		if err != nil {
 			err = fmt.Errorf("-threshold: %w", err)
 		}
-		cfg = shrink.Config{Policy: shrink.Policy(*policy), K: *drop, Threshold: thr}
+		cfg = shrink.Config{Policy: policy, K: *drop, Threshold: thr}
 		var perr error
 		switch cfg.Policy {
 		case shrink.FixedCount, shrink.GlobalTail:
@@ -48,9 +49,6 @@ func Prune(ctx context.Context, args []string) error {
 			full := j.sp.Full()
 			perr = check(*drop >= 1 && *drop <= full.NumOps()-j.sp.Points(), "-drop %d: want 1 to %d (the %s space has %d ops on %d edges or layers, each of which keeps one)",
 				*drop, full.NumOps()-j.sp.Points(), j.sp.Name(), full.NumOps(), j.sp.Points())
-		case shrink.OnePerEdge, shrink.OnePerLayer:
-		default:
-			perr = fmt.Errorf("-policy %q: want fixed-count, global-tail, one-per-edge or one-per-layer", *policy)
 		}
 		return errors.Join(checkStage(*stage), err, perr)
 	})

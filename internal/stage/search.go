@@ -27,7 +27,6 @@ func Search(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("search", flag.ContinueOnError)
 	var c step.Common
 	c.Register(fs)
-	dataset := fs.String("dataset", "fashion-mnist", "data set of the supernet: fashion-mnist or cifar10")
 	stage := fs.Int("stage", -1, "the last shrinking stage (required): its pruned space is searched under its supernet")
 	usage(fs, "search", "Searches the shrunk space for the best child by the configured fitness (supernet or ground truth).")
 	if err := step.Parse(fs, args); err != nil {
@@ -35,7 +34,7 @@ func Search(ctx context.Context, args []string) error {
 	}
 	j, err := newJob(ctx, "search", c, fs, func(*job) error {
 		// In a Check the stage is unknown: the pipeline passes it out of its recursion.
-		return errors.Join(checkDataset(*dataset),
+		return errors.Join(
 			check(*stage >= 0 || checking(ctx), "-stage %d: want the last shrinking stage, 0 or more (required)", *stage))
 	})
 	if err != nil {
@@ -48,7 +47,7 @@ func Search(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fitness, err := j.fitness(ctx, last, *dataset, c.Seed)
+	fitness, err := j.fitness(ctx, last, c.Seed)
 	if err != nil {
 		return err
 	}
@@ -68,10 +67,7 @@ func Search(ctx context.Context, args []string) error {
 		return err
 	}
 	budget := j.cfg.SearchBudget
-	algo, err := search.ParseAlgorithm(j.cfg.Search)
-	if err != nil {
-		return err
-	}
+	algo := j.cfg.Search
 	prog := step.NewProgress("search", budget)
 	cfg := search.Config{Algorithm: algo, MaxEvals: budget, Seed: derive(c.Seed, "search", 0),
 		Population: min(20, budget), SampleSize: min(5, budget), Cycles: budget,
@@ -83,11 +79,7 @@ func Search(ctx context.Context, args []string) error {
 		return fmt.Errorf("search the space of stage %d: %w", last, err)
 	}
 	prog.Done()
-	shape, err := shapeOf(*dataset)
-	if err != nil {
-		return err
-	}
-	flops := j.cfg.flops(shape)
+	flops := j.flops()
 	rows := make([]schema.Candidate, len(res.Candidates))
 	for i, cand := range res.Candidates {
 		rows[i] = schema.Candidate{Round: int32(cand.Iteration), ID: int64(i), Ops: opNames(sp, cand.Child), FLOPs: flops(cand.Child), Fitness: cand.Value}
@@ -123,12 +115,12 @@ func bestOf(sp space.Space, rows []schema.Candidate) (string, error) {
 }
 
 // loadNet returns a network of the run's shape holding a checkpoint's weights and BN statistics.
-func loadNet(cfg Config, d *splits, ck param.Set) (*train.Trainer, error) {
-	spec, err := cfg.net(d.train)
+func (j *job) loadNet(d *splits, ck param.Set) (*train.Trainer, error) {
+	spec, err := j.net(d.train)
 	if err != nil {
 		return nil, err
 	}
-	t, err := train.Resume(train.Checkpoint{Weights: ck}, spec, d.train, nil, cfg.options(1, 0))
+	t, err := train.Resume(train.Checkpoint{Weights: ck}, spec, d.train, nil, j.options(1, 0))
 	if err != nil {
 		return nil, fmt.Errorf("load supernet: %w", err)
 	}
@@ -143,7 +135,6 @@ func Retrain(ctx context.Context, args []string) error {
 	var c step.Common
 	c.Register(fs)
 	arch := fs.String("arch", "", "architecture to train, in the space's encoding (NB201: |op~0|+|op~0|op~1|+|op~0|op~1|op~2|)")
-	dataset := fs.String("dataset", "fashion-mnist", "data set: fashion-mnist or cifar10")
 	usage(fs, "retrain", "Trains one architecture from scratch and measures its test accuracy.")
 	if err := step.Parse(fs, args); err != nil {
 		return err
@@ -151,13 +142,13 @@ func Retrain(ctx context.Context, args []string) error {
 	var child space.Child
 	j, err := newJob(ctx, "retrain", c, fs, func(j *job) error {
 		if *arch == "" && checking(ctx) {
-			return checkDataset(*dataset) // the architecture is the search's output
+			return nil // the architecture is the search's output
 		}
 		var err error
 		if child, err = j.sp.Parse(*arch); err != nil {
 			err = fmt.Errorf("-arch: %w", err)
 		}
-		return errors.Join(err, checkDataset(*dataset))
+		return err
 	})
 	if err != nil {
 		return err
@@ -170,7 +161,7 @@ func Retrain(ctx context.Context, args []string) error {
 		}
 		return c.WriteOutput("test-accuracy", strconv.FormatFloat(*rows[len(rows)-1].TestAcc, 'f', 2, 64))
 	}
-	d, err := j.cfg.loadData(*dataset, c.Seed, true)
+	d, err := j.cfg.loadData(c.Seed, true)
 	if err != nil {
 		return err
 	}
@@ -179,11 +170,11 @@ func Retrain(ctx context.Context, args []string) error {
 	total := j.cfg.RetrainEpochs * perEpoch
 	j.log.Info("retraining", "arch", *arch, "epochs", j.cfg.RetrainEpochs, "steps", total, "images", d.train.N)
 	start := time.Now()
-	spec, err := j.cfg.net(d.train)
+	spec, err := j.net(d.train)
 	if err != nil {
 		return err
 	}
-	res, err := train.Standalone(ctx, spec, child, d.train, d.test, j.cfg.options(total, seed))
+	res, err := train.Standalone(ctx, spec, child, d.train, d.test, j.options(total, seed))
 	if err != nil {
 		return fmt.Errorf("retrain %s: %w", *arch, err)
 	}

@@ -31,13 +31,12 @@ func TrainSupernet(ctx context.Context, args []string) error {
 	c.Register(fs)
 	stage := fs.Int("stage", 0, "shrinking stage `N` (0 = the first, on the whole space)")
 	epochs := fs.Int("epochs", 2, "training epochs of this stage (at stage 0 more than config base_epoch)")
-	dataset := fs.String("dataset", "fashion-mnist", "training data set: fashion-mnist or cifar10")
 	usage(fs, "train-supernet", "Trains the supernet of one shrinking stage with single-path sampling.")
 	if err := step.Parse(fs, args); err != nil {
 		return err
 	}
 	j, err := newJob(ctx, "train-supernet", c, fs, func(j *job) error {
-		return errors.Join(checkStage(*stage), checkDataset(*dataset),
+		return errors.Join(checkStage(*stage),
 			check(*epochs >= 1, "-epochs %d: want at least 1", *epochs),
 			// The base must differ from the trained weights, or every angle is 0.
 			check(*stage > 0 || j.cfg.BaseEpoch < *epochs, "config base_epoch = %d with -epochs %d at stage 0: want base_epoch < epochs (the base weights must be older than the trained ones)", j.cfg.BaseEpoch, *epochs))
@@ -62,18 +61,18 @@ func TrainSupernet(ctx context.Context, args []string) error {
 		return nil
 	}
 
-	d, err := j.cfg.loadData(*dataset, c.Seed, false)
+	d, err := j.cfg.loadData(c.Seed, false)
 	if err != nil {
 		return err
 	}
 	seed := derive(c.Seed, "train-supernet", *stage)
-	sampler, err := j.sampler(sp, shrunk, seed)
+	sampler, err := j.sampler(shrunk, seed)
 	if err != nil {
 		return err
 	}
 	total := j.cfg.steps(*epochs, d.train.N)
-	opts := j.cfg.options(total, seed)
-	net, err := j.cfg.net(d.train)
+	opts := j.options(total, seed)
+	net, err := j.net(d.train)
 	if err != nil {
 		return err
 	}
@@ -201,17 +200,8 @@ func params(ck param.Set) param.Set {
 }
 
 // sampler returns the single-path sampler the configuration names.
-func (j *job) sampler(sp space.Space, s space.Shrunk, seed uint64) (train.Sampler, error) {
-	var smp space.Sampler
-	var err error
-	switch j.cfg.sampling() {
-	case "fair":
-		smp, err = space.NewFair(sp, s, seed)
-	case "per-cell":
-		smp, err = space.NewPerCell(s, 3*j.cfg.Cells, seed)
-	default:
-		smp, err = space.NewUniform(sp, s, seed)
-	}
+func (j *job) sampler(s space.Shrunk, seed uint64) (train.Sampler, error) {
+	smp, err := j.fam.Sampler(j.cfg.Sampling, j.cfg.netSize(), s, seed)
 	if err != nil {
 		return nil, err
 	}
