@@ -197,7 +197,7 @@ func (c Config) Validate() error {
 	}
 	enum(new(family.IdleUpdates), string(c.IdleUpdates))
 	check(c.BaseEpoch >= 0, "base_epoch", ">= 0 (0 = the initial weights)", c.BaseEpoch)
-	check(c.GroundTruth == "" || c.Space == family.NB201, "ground_truth", "a table only for space nb201 (the benchmark covers the NB201 space alone)", c.GroundTruth)
+	check(c.GroundTruth == "" || fam == nil || fam.Tabular, "ground_truth", "a table only for space nb201 (the benchmark covers the NB201 space alone)", c.GroundTruth)
 	enum(new(Fitness), string(c.Fitness))
 	check(c.Fitness != FitnessGroundTruth || c.GroundTruth != "", "fitness", "ground-truth only with ground_truth set to an NB201 table", c.Fitness)
 	enum(new(nb201.Dataset), string(c.GroundTruthDataset))

@@ -147,6 +147,8 @@ type Family struct {
 	// IdleUpdates says whether the authors' code updates idle parameters (PyTorch 1.x's
 	// zero_grad in the NB201 runs did; their DARTS code does not).
 	IdleUpdates bool
+	// Tabular says whether the NB201 benchmark table (config ground_truth) covers the space.
+	Tabular bool
 	// Presets are scaled-down supernets by name, each training one epoch on 2000 Fashion-MNIST
 	// images in a few minutes on two CPU cores (docs/benchmarks.md, ## Presets).
 	Presets map[string]Net
@@ -161,7 +163,7 @@ type Family struct {
 // families are the search spaces by name.
 var families = map[Name]*Family{
 	NB201: {
-		Name: NB201, Space: space.NB201{}, Init: nn.PyTorch, Sampling: PerCell, IdleUpdates: true,
+		Name: NB201, Space: space.NB201{}, Init: nn.PyTorch, Sampling: PerCell, IdleUpdates: true, Tabular: true,
 		Presets: map[string]Net{"nb201-small": {Width: 8, Cells: 1}},
 		check:   func(n Net) error { return positive(n.Width, n.Cells) },
 		spec: func(n Net, im Image) nn.Spec {

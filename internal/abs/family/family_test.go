@@ -95,6 +95,9 @@ func TestAuthorsRules(t *testing.T) {
 		{FairNAS, nn.Mobile, WholeNet, false},
 	} {
 		f, _ := Lookup(tc.name)
+		if f.Tabular != (tc.name == NB201) {
+			t.Errorf("%s: tabular %v, want true for nb201 alone (the NB201 table)", tc.name, f.Tabular)
+		}
 		i, err := f.InitOf(InitAuthors)
 		s, serr := f.SamplingOf(SamplingAuthors)
 		if err != nil || serr != nil || i != tc.init || s != tc.sampling || f.IdleOf(IdleAuthors) != tc.idle {

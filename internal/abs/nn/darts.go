@@ -44,7 +44,10 @@ func (c DARTSConfig) Validate() error {
 }
 
 // reduce reports whether cell l is a reduce cell.
-func (c DARTSConfig) reduce(l int) bool { return l == c.Cells/3 || l == 2*c.Cells/3 }
+func (c DARTSConfig) reduce(l int) bool {
+	red, _ := space.DARTSCell(l, c.Cells)
+	return red
+}
 
 // Build returns NewDARTS(c, dt, init, seed).
 func (c DARTSConfig) Build(dt tensor.Dtype, init Init, seed uint64) (Supernet, error) {
@@ -162,10 +165,7 @@ func (n *DARTSNet) plan(child []int) (dartsPlan, bool) {
 	L := n.Config.Cells
 	p := dartsPlan{need: make([]bool, L), use: make([][2]bool, L)}
 	for l := 0; l < L; l++ {
-		off := 0
-		if n.Config.reduce(l) {
-			off = space.DARTSEdges
-		}
+		_, off := space.DARTSCell(l, n.Config.Cells)
 		for j := 2; j <= 5; j++ {
 			for i := 0; i < 2; i++ {
 				if o := child[off+space.DARTSEdge(i, j)]; o != space.Absent && o != space.DARTSNone {
@@ -262,10 +262,7 @@ func (n *DARTSNet) Graph(child []int, x *tensor.Dense, labels []int, mode BNMode
 		if plan.use[l][1] {
 			nodes[1] = b.bn(b.pointwise(b.relu(s1), pre+".s1.conv"), pre+".s1.bn", false)
 		}
-		off := 0
-		if red {
-			off = space.DARTSEdges
-		}
+		_, off := space.DARTSCell(l, cfg.Cells)
 		for j := 2; j <= 5; j++ {
 			for i := 0; i < j; i++ {
 				e := space.DARTSEdge(i, j)
