@@ -70,7 +70,7 @@ func (c DARTSConfig) Build(dt tensor.Dtype, init Init, seed uint64) (Supernet, e
 // Batch norms inside cells have no affine parameters (affine=False, as in the search supernet).
 type DARTSNet struct {
 	Config DARTSConfig
-	weightSet
+	body
 }
 
 // dartsOpName returns the space's name of DARTS op code o.
@@ -84,7 +84,8 @@ func NewDARTS(cfg DARTSConfig, dt tensor.Dtype, init Init, seed uint64) (*DARTSN
 	if dt != tensor.Float32 && dt != tensor.Float64 {
 		return nil, fmt.Errorf("net dtype %v, want float32 or float64", dt)
 	}
-	n := &DARTSNet{Config: cfg, weightSet: weightSet{Dtype: dt, Stats: map[string]*Stats{}}}
+	n := &DARTSNet{Config: cfg, body: newBody(dt, Shape{InC: cfg.InC, H: cfg.H, W: cfg.W, Classes: cfg.Classes})}
+	n.arch = n
 	shapes := map[string][]int{}
 	bn := func(name string, c int) { n.Stats[name] = NewStats(c) }
 	cs := 3 * cfg.C
@@ -140,17 +141,6 @@ func NewDARTS(cfg DARTSConfig, dt tensor.Dtype, init Init, seed uint64) (*DARTSN
 	shapes["classifier.bias"] = []int{cfg.Classes}
 	n.Params = initParams(shapes, dt, init, seed)
 	return n, nil
-}
-
-// Shape returns the input shape and classes of n.Config.
-func (n *DARTSNet) Shape() Shape {
-	return Shape{InC: n.Config.InC, H: n.Config.H, W: n.Config.W, Classes: n.Config.Classes}
-}
-
-// Input converts a batch of images to a tensor of the net's dtype.
-func (n *DARTSNet) Input(images []float32, batch int) (*tensor.Dense, error) {
-	c := n.Config
-	return input(n.Dtype, images, batch, c.InC, c.H, c.W)
 }
 
 // dartsPlan says which parts of the net a child needs: an edge whose op is none (or Absent)
@@ -292,25 +282,6 @@ func (n *DARTSNet) Graph(child []int, x *tensor.Dense, labels []int, mode BNMode
 	}
 	logits := b.classifier(outs[cfg.Cells-1])
 	return b.graph(logits, labels, child)
-}
-
-// Backward runs child on (x, labels) in BNTrain mode and returns the loss and the gradient of
-// every parameter the child uses.
-func (n *DARTSNet) Backward(child []int, x *tensor.Dense, labels []int, stats map[string]*Stats) (float64, map[string]*tensor.Dense, error) {
-	gr, err := n.Graph(child, x, labels, BNTrain, stats)
-	if err != nil {
-		return 0, nil, err
-	}
-	return gradients(gr, child)
-}
-
-// Logits runs child on x with batch norms in mode and returns the logits row by row.
-func (n *DARTSNet) Logits(child []int, x *tensor.Dense, mode BNMode, stats map[string]*Stats) ([]float64, error) {
-	gr, err := n.Graph(child, x, nil, mode, stats)
-	if err != nil {
-		return nil, err
-	}
-	return logits(gr, child)
 }
 
 // dartsOp applies DARTS op o with the given stride to x; p is the op's parameter prefix.

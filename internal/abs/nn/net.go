@@ -118,13 +118,9 @@ func (c Config) Validate() error {
 // child and batch by Graph; the weights live outside any graph.
 type Net struct {
 	Config Config
-	// Dtype is tensor.Float32 for training or tensor.Float64 for gradient checks.
-	Dtype tensor.Dtype
-	// Params maps the parameter names of docs/weights.md to their tensors.
-	Params map[string]*tensor.Dense
-	// Stats maps batch-normalisation layer names (a parameter prefix plus ".bn", e.g. "stem.bn",
-	// "cell0.edge3.nor_conv_3x3.bn") to their running statistics.
-	Stats map[string]*Stats
+	// body's Stats are keyed by batch-normalisation layer name (a parameter prefix plus ".bn",
+	// e.g. "stem.bn", "cell0.edge3.nor_conv_3x3.bn").
+	body
 }
 
 // cellChannels returns the channel count of searchable cell c.
@@ -139,7 +135,8 @@ func New(cfg Config, dt tensor.Dtype, init Init, seed uint64) (*Net, error) {
 	if dt != tensor.Float32 && dt != tensor.Float64 {
 		return nil, fmt.Errorf("net dtype %v, want float32 or float64", dt)
 	}
-	n := &Net{Config: cfg, Dtype: dt, Params: map[string]*tensor.Dense{}, Stats: map[string]*Stats{}}
+	n := &Net{Config: cfg, body: newBody(dt, Shape{InC: cfg.InC, H: cfg.H, W: cfg.W, Classes: cfg.Classes})}
+	n.arch = n
 	shapes := map[string][]int{}
 	bn := func(name string, c int, affine bool) {
 		n.Stats[name] = NewStats(c)
@@ -456,9 +453,6 @@ func (b *builder) cell(x *gorgonia.Node, c int, arch []int, live [Edges]bool) *g
 	return nodes[3]
 }
 
-// Set returns the trainable parameters as a param.Set of float32 tensors (copies).
-func (n *Net) Set() param.Set { return paramSet(n.Params) }
-
 // paramSet returns float32 copies of params.
 func paramSet(params map[string]*tensor.Dense) param.Set {
 	s := make(param.Set, len(params))
@@ -467,10 +461,6 @@ func paramSet(params map[string]*tensor.Dense) param.Set {
 	}
 	return s
 }
-
-// Load copies the tensors of s into the parameters of the same name. Every parameter of the net
-// must be present with its shape; names in s that the net lacks are an error.
-func (n *Net) Load(s param.Set) error { return loadParams(n.Params, s) }
 
 // loadParams copies s into params, which must have exactly the names and shapes of s.
 func loadParams(params map[string]*tensor.Dense, s param.Set) error {
