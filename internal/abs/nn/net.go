@@ -25,29 +25,37 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/abs-nas/abs/internal/abs/param"
+	"github.com/abs-nas/abs/internal/abs/space"
 )
 
-// Ops are the NB201 operator names by code.
-var Ops = [5]string{"none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"}
+// Ops are the NB201 operator names by code, as space.NB201 lists them.
+var Ops = func() (names [5]string) {
+	for i, op := range (space.NB201{}).Ops() {
+		names[i] = op.Name
+	}
+	return names
+}()
 
-// Operator codes of the NB201 space.
+// Operator codes of the NB201 space (space.NB201's).
 const (
-	OpNone = iota
-	OpSkip
-	OpConv1x1
-	OpConv3x3
-	OpAvgPool
+	OpNone    = space.NB201None
+	OpSkip    = space.NB201Skip
+	OpConv1x1 = space.NB201Conv1x1
+	OpConv3x3 = space.NB201Conv3x3
+	OpAvgPool = space.NB201AvgPool
 )
 
 // Edges is the number of edges of an NB201 cell.
-const Edges = 6
+const Edges = len(space.NB201Edges)
 
-// EdgeFrom and EdgeTo give the source and target node of each cell edge in the order
-// (1←0),(2←0),(2←1),(3←0),(3←1),(3←2).
-var (
-	EdgeFrom = [Edges]int{0, 0, 1, 0, 1, 2}
-	EdgeTo   = [Edges]int{1, 2, 2, 3, 3, 3}
-)
+// EdgeFrom and EdgeTo give the source and target node of each cell edge in space.NB201Edges
+// order: (1←0),(2←0),(2←1),(3←0),(3←1),(3←2).
+var EdgeFrom, EdgeTo = func() (from, to [Edges]int) {
+	for e, ft := range space.NB201Edges {
+		to[e], from[e] = ft[0], ft[1]
+	}
+	return from, to
+}()
 
 // ErrDisconnected is returned for a cell whose output node is unreachable from its input node.
 var ErrDisconnected = errors.New("output node is disconnected from the input")
