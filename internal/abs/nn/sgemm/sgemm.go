@@ -293,10 +293,16 @@ func (g *geometry) packB(bp []float32, p0, j0, kb, nb int) {
 			}
 			continue
 		}
-		for j := 0; j < cols; j++ {
-			src := g.b[(c0+j)*g.ldb+p0 : (c0+j)*g.ldb+p0+kb]
-			for p, v := range src {
-				dst[p*nr+j] = v
+		// op(B)(p, j) = B[j][p]: a transpose, done in chunks of 16 p so that both the 16 values
+		// read from each of the sliver's rows of B and the chunk written stay in L1.
+		for q := 0; q < kb; q += 16 {
+			qn := min(16, kb-q)
+			for j := 0; j < cols; j++ {
+				src := g.b[(c0+j)*g.ldb+p0+q : (c0+j)*g.ldb+p0+q+qn]
+				d := dst[q*nr+j:]
+				for p, v := range src {
+					d[p*nr] = v
+				}
 			}
 		}
 	}
