@@ -116,9 +116,15 @@ func (g convGeom) span(v, w, ow int) (int, int) {
 // column (b·OH+i)·OW+j holds r(x[b,c,i·s−p+u,j·s−p+v]), 0 outside the image.
 func im2col[T float](g convGeom, x []T, b, c, h, w int, col []T) {
 	oh, ow := poolOut(h, g.k, g.s, g.p), poolOut(w, g.k, g.s, g.p)
+	parallel(c, c*g.k*g.k*b*oh*ow, func(c0, c1 int) { im2colRange(g, x, b, c, h, w, col, c0, c1) })
+}
+
+// im2colRange is im2col for the input channels [c0, c1).
+func im2colRange[T float](g convGeom, x []T, b, c, h, w int, col []T, c0, c1 int) {
+	oh, ow := poolOut(h, g.k, g.s, g.p), poolOut(w, g.k, g.s, g.p)
 	n := oh * ow
 	ld := b * n
-	for ch := 0; ch < c; ch++ {
+	for ch := c0; ch < c1; ch++ {
 		for u := 0; u < g.k; u++ {
 			for v := 0; v < g.k; v++ {
 				row := col[((ch*g.k+u)*g.k+v)*ld:][:ld]
@@ -166,9 +172,15 @@ func im2col[T float](g convGeom, x []T, b, c, h, w int, col []T) {
 // im2col read it from; it is the adjoint of im2col without the ReLU. dx must be zero on entry.
 func col2im[T float](g convGeom, col []T, b, c, h, w int, dx []T) {
 	oh, ow := poolOut(h, g.k, g.s, g.p), poolOut(w, g.k, g.s, g.p)
+	parallel(c, c*g.k*g.k*b*oh*ow, func(c0, c1 int) { col2imRange(g, col, b, c, h, w, dx, c0, c1) })
+}
+
+// col2imRange is col2im for the input channels [c0, c1).
+func col2imRange[T float](g convGeom, col []T, b, c, h, w int, dx []T, c0, c1 int) {
+	oh, ow := poolOut(h, g.k, g.s, g.p), poolOut(w, g.k, g.s, g.p)
 	n := oh * ow
 	ld := b * n
-	for ch := 0; ch < c; ch++ {
+	for ch := c0; ch < c1; ch++ {
 		for u := 0; u < g.k; u++ {
 			for v := 0; v < g.k; v++ {
 				row := col[((ch*g.k+u)*g.k+v)*ld:][:ld]
