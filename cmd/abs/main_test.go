@@ -253,6 +253,23 @@ func TestRunRefusesBadParameters(t *testing.T) {
 	}
 }
 
+// TestRunRefusesAnotherRun checks that abs run refuses a store that holds a run with another seed
+// before any step runs, instead of replacing its artifacts.
+func TestRunRefusesAnotherRun(t *testing.T) {
+	store, weights, _ := newRun(t) // seed 7
+	before, err := os.ReadFile(filepath.Join(store, weights.Key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := abs("run", "-dir", t.TempDir(), "-bin", t.TempDir(), "../../pipelines/abs-nb201.yaml", "-p", "store="+store, "-p", "seed=2")
+	if code != 2 || !strings.Contains(stderr, "refused before any step ran") || !strings.Contains(stderr, "holds a run with seed 7") {
+		t.Errorf("abs run -p seed=2 over a seed-7 run: exit %d, stderr %q; want 2 and a message naming seed 7", code, stderr)
+	}
+	if after, err := os.ReadFile(filepath.Join(store, weights.Key)); err != nil || !bytes.Equal(before, after) {
+		t.Errorf("the seed-7 run's %s changed (%v)", weights.Key, err)
+	}
+}
+
 // TestLsMissingAndDamaged checks that abs ls fails on a path with nothing there, and still lists a
 // run whose manifest is truncated.
 func TestLsMissingAndDamaged(t *testing.T) {

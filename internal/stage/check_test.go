@@ -209,3 +209,21 @@ func TestPruneRecordsReset(t *testing.T) {
 		}
 	}
 }
+
+// TestReadOnlyStoreRefused checks that a run folder the step cannot write is a usage error when
+// the step starts, before any work. Root writes into read-only folders, so it is skipped as root
+// (TestStepsRefuseBeforeWork's store below a regular file covers an unwritable store there).
+func TestReadOnlyStoreRefused(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("SKIPPED: root writes into a read-only folder")
+	}
+	run := t.TempDir()
+	if err := os.Chmod(run, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chmod(run, 0o755)
+	err := TrainSupernet(context.Background(), []string{"-run", run})
+	if err == nil || !strings.Contains(err.Error(), "is not writable") || !step.IsUsage(err) {
+		t.Fatalf("train-supernet on a read-only folder: %v, want a usage error saying it is not writable", err)
+	}
+}

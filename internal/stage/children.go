@@ -21,39 +21,41 @@ import (
 // between the stage's base and trained weights (Algorithm 1, Eq. 2). With metric "accuracy" it also
 // measures each child's validation accuracy with the supernet's weights, with and without Re-BN.
 func SampleChildren(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("sample-children", flag.ContinueOnError)
-	var c step.Common
-	c.Register(fs)
-	stage := fs.Int("stage", 0, "shrinking stage `N`")
-	dataset := fs.String("dataset", "fashion-mnist", "data set of the supernet (for FLOPs, and for accuracies with metric accuracy)")
-	usage(fs, "sample-children", "Draws the children that score the operators of one stage and measures their angle.")
-	if err := step.Parse(fs, args); err != nil {
-		return err
-	}
-	j, err := newJob(ctx, "sample-children", c, fs, func(*job) error {
-		return errors.Join(checkStage(*stage), checkDataset(*dataset))
-	})
-	if err != nil {
-		return err
-	}
-	defer j.unlock()
-	sp := j.sp
-	shrunk, err := j.readSpace(ctx, sp, *stage)
-	if err != nil {
-		return err
-	}
-	base, err := j.readWeights(ctx, baseKey(*stage))
-	if err != nil {
-		return err
-	}
-	cur, err := j.readWeights(ctx, supernetKey(*stage))
-	if err != nil {
-		return err
-	}
-	if j.upToDate(ctx, childrenKey(*stage)) {
-		return nil
-	}
-	shape, err := shapeOf(*dataset)
+	return runStep(ctx, args, "sample-children", "Draws the children that score the operators of one stage and measures their angle.", &sampleChildren{})
+}
+
+type sampleChildren struct {
+	stage   int
+	dataset string
+
+	shrunk    space.Shrunk
+	base, cur param.Set
+
+	rows []schema.Child
+}
+
+func (s *sampleChildren) flags(fs *flag.FlagSet) {
+	fs.IntVar(&s.stage, "stage", 0, "shrinking stage `N`")
+	fs.StringVar(&s.dataset, "dataset", "fashion-mnist", "data set of the supernet (for FLOPs, and for accuracies with metric accuracy)")
+}
+
+func (s *sampleChildren) check(*job) error {
+	return errors.Join(checkStage(s.stage), checkDataset(s.dataset))
+}
+
+func (s *sampleChildren) inputs(*job) []input {
+	return []input{spaceInput(s.stage, &s.shrunk),
+		weightsInput(baseKey(s.stage), fmt.Sprintf("base weights of stage %d", s.stage), &s.base),
+		weightsInput(supernetKey(s.stage), fmt.Sprintf("supernet of stage %d", s.stage), &s.cur)}
+}
+
+func (s *sampleChildren) outputs(*job) []output {
+	return []output{out(schema.Children, childrenKey(s.stage), &s.rows)}
+}
+
+func (s *sampleChildren) compute(ctx context.Context, j *job) error {
+	sp, stage := j.sp, s.stage
+	shape, err := shapeOf(s.dataset)
 	if err != nil {
 		return err
 	}
@@ -63,27 +65,27 @@ func SampleChildren(ctx context.Context, args []string) error {
 		bound = score.Bound{FLOPs: flops, Max: j.cfg.MaxFLOPs}
 	}
 	var draws []score.Draw
-	size := sp.Size(shrunk)
+	size := sp.Size(s.shrunk)
 	if size.IsInt64() && size.Int64() <= j.cfg.ExactLimit {
-		draws, err = score.DrawExact(sp, shrunk, j.cfg.ExactLimit, bound)
+		draws, err = score.DrawExact(sp, s.shrunk, j.cfg.ExactLimit, bound)
 	} else {
-		draws, err = score.DrawSampled(sp, shrunk, score.Sampled{PerOp: j.cfg.PerOp, Bound: bound, Seed: derive(c.Seed, "sample-children", *stage)})
+		draws, err = score.DrawSampled(sp, s.shrunk, score.Sampled{PerOp: j.cfg.PerOp, Bound: bound, Seed: derive(j.common.Seed, "sample-children", stage)})
 	}
 	if err != nil {
-		return fmt.Errorf("stage %d: draw children: %w", *stage, err)
+		return fmt.Errorf("stage %d: draw children: %w", stage, err)
 	}
-	j.log.Info("drew children", "stage", *stage, "space_size", size.String(), "children", len(draws), "exact", len(draws) > 0 && draws[0].Point < 0)
+	j.log.Info("drew children", "stage", stage, "space_size", size.String(), "children", len(draws), "exact", len(draws) > 0 && draws[0].Point < 0)
 
-	stats, err := angle.Compute(j.cfg.angleNet(), base, params(cur))
+	stats, err := angle.Compute(j.cfg.angleNet(), s.base, params(s.cur))
 	if err != nil {
-		return fmt.Errorf("stage %d: angle: %w", *stage, err)
+		return fmt.Errorf("stage %d: angle: %w", stage, err)
 	}
 	rows := make([]schema.Child, len(draws))
-	prog := step.NewProgress(fmt.Sprintf("stage %d children", *stage), len(draws))
+	prog := step.NewProgress(fmt.Sprintf("stage %d children", stage), len(draws))
 	for i, d := range draws {
 		a, err := stats.Angle(d.Child)
 		if err != nil {
-			return fmt.Errorf("stage %d: angle of %s: %w", *stage, sp.Format(d.Child), err)
+			return fmt.Errorf("stage %d: angle of %s: %w", stage, sp.Format(d.Child), err)
 		}
 		rows[i] = schema.Child{ID: int64(i), Ops: opNames(sp, d.Child), FLOPs: flops(d.Child), ForEdge: int32(d.Point), Angle: &a}
 		if d.Point >= 0 {
@@ -91,16 +93,13 @@ func SampleChildren(ctx context.Context, args []string) error {
 		}
 	}
 	if j.cfg.Metric == "accuracy" {
-		if err := j.childAccuracies(ctx, *dataset, cur, draws, rows, prog); err != nil {
+		if err := j.childAccuracies(ctx, s.dataset, s.cur, draws, rows, prog); err != nil {
 			return err
 		}
 	}
 	prog.Done()
-	obj, err := schema.Children.Put(ctx, j.st, childrenKey(*stage), j.meta(), rows)
-	if err != nil {
-		return err
-	}
-	return j.record(ctx, obj)
+	s.rows = rows
+	return nil
 }
 
 // childAccuracies fills in the validation accuracy of every child with the supernet's weights, with
@@ -135,20 +134,6 @@ func (j *job) childAccuracies(ctx context.Context, dataset string, cur param.Set
 	return nil
 }
 
-// readWeights reads a weights artifact of the run as a provenance input.
-func (j *job) readWeights(ctx context.Context, key string) (param.Set, error) {
-	rows, obj, err := schema.Weights.Get(ctx, j.st, key)
-	if err != nil {
-		return nil, fmt.Errorf("read weights: %w", err)
-	}
-	j.input(obj)
-	s, err := schema.SetOf(rows)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", obj.URL, err)
-	}
-	return s, nil
-}
-
 // imageShape is the shape of a data set's images.
 type imageShape struct{ C, H, Classes int }
 
@@ -167,92 +152,86 @@ func shapeOf(dataset string) (imageShape, error) {
 // metric is the configuration's: the angle, the Re-BN accuracy or a seeded random value. Which
 // operators are dropped is prune's decision, so every row's dropped flag is false here.
 func ScoreOperators(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("score-operators", flag.ContinueOnError)
-	var c step.Common
-	c.Register(fs)
-	stage := fs.Int("stage", 0, "shrinking stage `N`")
-	usage(fs, "score-operators", "Scores every operator of one stage by the mean metric of its children (Eq. 3).")
-	if err := step.Parse(fs, args); err != nil {
-		return err
+	return runStep(ctx, args, "score-operators", "Scores every operator of one stage by the mean metric of its children (Eq. 3).", &scoreOperators{})
+}
+
+type scoreOperators struct {
+	stage int
+
+	shrunk   space.Shrunk
+	children []schema.Child
+	draws    []score.Draw // of children
+	values   []float64    // the configuration's metric of children
+	gt       *groundTruth // benchmark mode's table, or nil
+
+	rows []schema.OpScore
+	corr []schema.Correlation
+}
+
+func (s *scoreOperators) flags(fs *flag.FlagSet) {
+	fs.IntVar(&s.stage, "stage", 0, "shrinking stage `N`")
+}
+
+func (s *scoreOperators) check(*job) error { return checkStage(s.stage) }
+
+func (s *scoreOperators) inputs(j *job) []input {
+	return []input{spaceInput(s.stage, &s.shrunk),
+		artifact(schema.Children, childrenKey(s.stage), fmt.Sprintf("children of stage %d", s.stage), func(children []schema.Child) error {
+			s.children = children
+			s.draws = make([]score.Draw, len(children))
+			s.values = make([]float64, len(children))
+			random := score.Random{Seed: derive(j.common.Seed, "random-metric", s.stage)}
+			for i, ch := range children {
+				d, err := drawOf(j.sp, ch)
+				if err != nil {
+					return fmt.Errorf("child %d: %w", ch.ID, err)
+				}
+				s.draws[i] = d
+				var v *float64
+				switch j.cfg.Metric {
+				case "angle":
+					v = ch.Angle
+				case "accuracy":
+					v = ch.ReBNAcc
+				case "random":
+					r, _ := random.Child(d.Child)
+					v = &r
+				}
+				if v == nil {
+					return fmt.Errorf("child %d has no %s (was it sampled with the same metric?)", ch.ID, j.cfg.Metric)
+				}
+				s.values[i] = *v
+			}
+			return nil
+		}),
+		groundTruthInput(&s.gt)}
+}
+
+func (s *scoreOperators) outputs(*job) []output {
+	outs := []output{out(schema.Scores, scoresKey(s.stage), &s.rows)}
+	if s.gt != nil {
+		outs = append(outs, out(schema.Correlations, correlationsKey(s.stage), &s.corr))
 	}
-	j, err := newJob(ctx, "score-operators", c, fs, func(*job) error { return checkStage(*stage) })
+	return outs
+}
+
+func (s *scoreOperators) compute(_ context.Context, j *job) error {
+	scores, err := score.Aggregate(s.shrunk, s.draws, s.values)
 	if err != nil {
-		return err
-	}
-	defer j.unlock()
-	sp := j.sp
-	shrunk, err := j.readSpace(ctx, sp, *stage)
-	if err != nil {
-		return err
-	}
-	children, obj, err := schema.Children.Get(ctx, j.st, childrenKey(*stage))
-	if err != nil {
-		return fmt.Errorf("read children of stage %d: %w", *stage, err)
-	}
-	j.input(obj)
-	gt, err := j.groundTruth()
-	if err != nil {
-		return err
-	}
-	outs := []string{scoresKey(*stage)}
-	if gt != nil {
-		outs = append(outs, correlationsKey(*stage))
-	}
-	if j.upToDate(ctx, outs...) {
-		return nil
-	}
-	draws := make([]score.Draw, len(children))
-	values := make([]float64, len(children))
-	random := score.Random{Seed: derive(c.Seed, "random-metric", *stage)}
-	for i, ch := range children {
-		d, err := drawOf(sp, ch)
-		if err != nil {
-			return fmt.Errorf("%s: child %d: %w", obj.URL, ch.ID, err)
-		}
-		draws[i] = d
-		var v *float64
-		switch j.cfg.Metric {
-		case "angle":
-			v = ch.Angle
-		case "accuracy":
-			v = ch.ReBNAcc
-		case "random":
-			r, _ := random.Child(d.Child)
-			v = &r
-		}
-		if v == nil {
-			return fmt.Errorf("%s: child %d has no %s (was it sampled with the same metric?)", obj.URL, ch.ID, j.cfg.Metric)
-		}
-		values[i] = *v
-	}
-	scores, err := score.Aggregate(shrunk, draws, values)
-	if err != nil {
-		return fmt.Errorf("stage %d: %w", *stage, err)
+		return fmt.Errorf("stage %d: %w", s.stage, err)
 	}
 	rows := make([]schema.OpScore, len(scores))
-	for i, s := range scores {
-		rows[i] = schema.OpScore{Edge: int32(s.Point), Op: sp.Ops()[s.Op].Name, Score: s.Score, Samples: int64(s.Samples)}
+	for i, sc := range scores {
+		rows[i] = schema.OpScore{Edge: int32(sc.Point), Op: j.sp.Ops()[sc.Op].Name, Score: sc.Score, Samples: int64(sc.Samples)}
 	}
 	rankRows(rows)
-	var corr []schema.Correlation
-	if gt != nil {
-		if corr, err = j.correlations(gt, draws, children, values); err != nil {
+	s.rows = rows
+	if s.gt != nil {
+		if s.corr, err = j.correlations(s.gt, s.draws, s.children, s.values); err != nil {
 			return err
 		}
 	}
-	out, err := schema.Scores.Put(ctx, j.st, scoresKey(*stage), j.meta(), rows)
-	if err != nil {
-		return err
-	}
-	objs := []schema.Object{out}
-	if gt != nil {
-		cobj, err := schema.Correlations.Put(ctx, j.st, correlationsKey(*stage), j.meta(), corr)
-		if err != nil {
-			return err
-		}
-		objs = append(objs, cobj)
-	}
-	return j.record(ctx, objs...)
+	return nil
 }
 
 // correlations compares every metric the stage measured for its children (the angle, the

@@ -5,55 +5,58 @@ import (
 	"fmt"
 
 	"github.com/abs-nas/abs/internal/abs/nb201"
+	"github.com/abs-nas/abs/internal/abs/param"
 	"github.com/abs-nas/abs/internal/abs/score"
 	"github.com/abs-nas/abs/internal/abs/space"
 	"github.com/abs-nas/abs/internal/abs/train"
 )
 
-// fitness reads the inputs of the search's objective (config fitness) and returns a function that
-// builds it. Reading comes first so that the job's provenance (the supernet checkpoint, or the
-// table's sha256) is complete when the step checks whether its outputs are up to date; building,
-// which loads the data set for the supernet, is only done when they are not.
+// fitness is the search's objective (config fitness) and what it is made of:
 //
-//   - supernet: a child's validation accuracy in percent with the weights of stage's supernet and
-//     BN statistics recomputed over rebn_batches training batches (Re-BN).
+//   - supernet: a child's validation accuracy in percent with the weights of the last stage's
+//     supernet and BN statistics recomputed over rebn_batches training batches (Re-BN).
 //   - ground-truth: the child's test accuracy in percent in the ground_truth table on
 //     ground_truth_dataset (nb201.Oracle); no supernet is read or trained.
-func (j *job) fitness(ctx context.Context, stage int, dataset string, seed uint64) (func() (score.Metric, error), error) {
-	if j.cfg.Fitness == "ground-truth" {
-		g, err := j.groundTruth()
-		if err != nil {
-			return nil, err
+type fitness struct {
+	weights param.Set    // supernet
+	gt      *groundTruth // ground-truth
+}
+
+// input reads what the objective is made of: the table, or the supernet of stage.
+func (f *fitness) input(stage int) input {
+	return func(ctx context.Context, j *job) error {
+		if j.cfg.Fitness == "ground-truth" {
+			return groundTruthInput(&f.gt)(ctx, j)
 		}
+		return weightsInput(supernetKey(stage), fmt.Sprintf("supernet of stage %d", stage), &f.weights)(ctx, j)
+	}
+}
+
+// metric builds the objective; for the supernet it loads the data set.
+func (f *fitness) metric(ctx context.Context, j *job, dataset string) (score.Metric, error) {
+	if f.gt != nil {
 		d, err := nb201.ParseDataset(j.cfg.GroundTruthDataset) // Validate checked it
 		if err != nil {
 			return nil, err
 		}
-		return func() (score.Metric, error) {
-			return tableMetric{nb201.Oracle{Table: g.table, Dataset: d}, g.path}, nil
-		}, nil
+		return tableMetric{nb201.Oracle{Table: f.gt.table, Dataset: d}, f.gt.path}, nil
 	}
-	weights, err := j.readWeights(ctx, supernetKey(stage))
+	seed := j.common.Seed
+	d, err := j.cfg.loadData(dataset, seed, false)
 	if err != nil {
 		return nil, err
 	}
-	return func() (score.Metric, error) {
-		d, err := j.cfg.loadData(dataset, seed, false)
+	net, err := loadNet(j.cfg, d, f.weights)
+	if err != nil {
+		return nil, err
+	}
+	return score.Accuracy{Label: "accuracy-rebn", Of: func(ch space.Child) (float64, error) {
+		accs, err := train.Evaluate(ctx, net.Net, [][]int{ch}, d.train, d.valid, train.EvalOptions{Batch: j.cfg.Batch, ReBN: j.cfg.ReBN, Seed: seed, Workers: 1})
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
-		net, err := loadNet(j.cfg, d, weights)
-		if err != nil {
-			return nil, err
-		}
-		return score.Accuracy{Label: "accuracy-rebn", Of: func(ch space.Child) (float64, error) {
-			accs, err := train.Evaluate(ctx, net.Net, [][]int{ch}, d.train, d.valid, train.EvalOptions{Batch: j.cfg.Batch, ReBN: j.cfg.ReBN, Seed: seed, Workers: 1})
-			if err != nil {
-				return 0, err
-			}
-			return 100 * accs[0], nil
-		}}, nil
-	}, nil
+		return 100 * accs[0], nil
+	}}, nil
 }
 
 // tableMetric is the oracle of a table read from a file; its errors name the file.

@@ -14,142 +14,133 @@ import (
 	"github.com/abs-nas/abs/internal/abs/score"
 	"github.com/abs-nas/abs/internal/abs/shrink"
 	"github.com/abs-nas/abs/internal/abs/space"
-	"github.com/abs-nas/abs/internal/step"
 )
 
 // Prune is the prune step: it drops the operators of stage -stage that the drop policy selects by
 // their scores (Algorithm 2; never the last operator of an edge) and writes the space that is left,
 // the policy's ranking with the dropped operators marked, and the stage's shrink record. It writes
 // the Argo output parameters size (children left), continue (whether another stage is needed) and
-// next-stage.
+// next-stage, from the space it stored.
 func Prune(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("prune", flag.ContinueOnError)
-	var c step.Common
-	c.Register(fs)
-	stage := fs.Int("stage", 0, "shrinking stage `N`")
-	policy := fs.String("policy", string(shrink.FixedCount), "drop policy: fixed-count, global-tail, one-per-edge or one-per-layer")
-	drop := fs.Int("drop", 20, "operators dropped per stage by fixed-count and global-tail")
-	threshold := fs.String("threshold", "64", "stop shrinking once the space has at most this many children (an integer; 1e6 notation is accepted)")
-	usage(fs, "prune", "Drops the worst operators of one stage and decides whether to shrink further.")
-	if err := step.Parse(fs, args); err != nil {
-		return err
-	}
-	var cfg shrink.Config
-	j, err := newJob(ctx, "prune", c, fs, func(j *job) error {
-		thr, err := parseSize(*threshold)
-		if err != nil {
-			err = fmt.Errorf("-threshold: %w", err)
-		}
-		cfg = shrink.Config{Policy: shrink.Policy(*policy), K: *drop, Threshold: thr}
-		var perr error
-		switch cfg.Policy {
-		case shrink.FixedCount, shrink.GlobalTail:
-			// An edge always keeps one op, so at most NumOps - Points can ever be dropped.
-			full := j.sp.Full()
-			perr = check(*drop >= 1 && *drop <= full.NumOps()-j.sp.Points(), "-drop %d: want 1 to %d (the %s space has %d ops on %d edges or layers, each of which keeps one)",
-				*drop, full.NumOps()-j.sp.Points(), j.sp.Name(), full.NumOps(), j.sp.Points())
-		case shrink.OnePerEdge, shrink.OnePerLayer:
-		default:
-			perr = fmt.Errorf("-policy %q: want fixed-count, global-tail, one-per-edge or one-per-layer", *policy)
-		}
-		return errors.Join(checkStage(*stage), err, perr)
-	})
+	return runStep(ctx, args, "prune", "Drops the worst operators of one stage and decides whether to shrink further.", &prune{})
+}
+
+type prune struct {
+	stage     int
+	policy    string
+	drop      int
+	threshold string
+	cfg       shrink.Config // of the flags, once checked
+
+	shrunk space.Shrunk
+	scores []score.OpScore
+	gt     *groundTruth // benchmark mode's table, or nil
+
+	spaceRows []schema.SpaceOp
+	decisions []schema.OpScore
+	record    []schema.Stage
+	truth     []schema.OpTruth
+}
+
+func (p *prune) flags(fs *flag.FlagSet) {
+	fs.IntVar(&p.stage, "stage", 0, "shrinking stage `N`")
+	fs.StringVar(&p.policy, "policy", string(shrink.FixedCount), "drop policy: fixed-count, global-tail, one-per-edge or one-per-layer")
+	fs.IntVar(&p.drop, "drop", 20, "operators dropped per stage by fixed-count and global-tail")
+	fs.StringVar(&p.threshold, "threshold", "64", "stop shrinking once the space has at most this many children (an integer; 1e6 notation is accepted)")
+}
+
+func (p *prune) check(j *job) error {
+	thr, err := parseSize(p.threshold)
 	if err != nil {
-		return err
+		err = fmt.Errorf("-threshold: %w", err)
 	}
-	defer j.unlock()
-	sp := j.sp
-	shrunk, err := j.readSpace(ctx, sp, *stage)
+	p.cfg = shrink.Config{Policy: shrink.Policy(p.policy), K: p.drop, Threshold: thr}
+	var perr error
+	switch p.cfg.Policy {
+	case shrink.FixedCount, shrink.GlobalTail:
+		// An edge always keeps one op, so at most NumOps - Points can ever be dropped.
+		full := j.sp.Full()
+		perr = check(p.drop >= 1 && p.drop <= full.NumOps()-j.sp.Points(), "-drop %d: want 1 to %d (the %s space has %d ops on %d edges or layers, each of which keeps one)",
+			p.drop, full.NumOps()-j.sp.Points(), j.sp.Name(), full.NumOps(), j.sp.Points())
+	case shrink.OnePerEdge, shrink.OnePerLayer:
+	default:
+		perr = fmt.Errorf("-policy %q: want fixed-count, global-tail, one-per-edge or one-per-layer", p.policy)
+	}
+	return errors.Join(checkStage(p.stage), err, perr)
+}
+
+func (p *prune) inputs(j *job) []input {
+	return []input{spaceInput(p.stage, &p.shrunk),
+		artifact(schema.Scores, scoresKey(p.stage), fmt.Sprintf("scores of stage %d", p.stage), func(rows []schema.OpScore) error {
+			p.scores = make([]score.OpScore, len(rows))
+			for i, r := range rows {
+				code, err := space.OpCode(j.sp, r.Op)
+				if err != nil {
+					return fmt.Errorf("row %d: %w", i, err)
+				}
+				p.scores[i] = score.OpScore{Point: int(r.Edge), Op: code, Score: r.Score, Samples: int(r.Samples)}
+			}
+			return nil
+		}),
+		groundTruthInput(&p.gt)}
+}
+
+func (p *prune) outputs(*job) []output {
+	outs := []output{out(schema.Space, spaceKey(p.stage), &p.spaceRows), out(schema.Scores, decisionsKey(p.stage), &p.decisions), out(schema.Shrink, shrinkKey(p.stage), &p.record)}
+	if p.gt != nil {
+		outs = append(outs, out(schema.OpTruths, opTruthKey(p.stage), &p.truth))
+	}
+	return outs
+}
+
+func (p *prune) compute(_ context.Context, j *job) error {
+	sp, stage := j.sp, p.stage
+	removed := sp.Full().NumOps() - p.shrunk.NumOps()
+	state := shrink.State{Space: p.shrunk, Stages: stage, Removed: removed, Reset: removed > shrink.DefaultResetAfter}
+	next, st, err := shrink.Step(sp, state, p.scores, p.cfg)
 	if err != nil {
-		return err
+		return fmt.Errorf("stage %d: %w", stage, err)
 	}
-	rows, obj, err := schema.Scores.Get(ctx, j.st, scoresKey(*stage))
-	if err != nil {
-		return fmt.Errorf("read scores of stage %d: %w", *stage, err)
-	}
-	j.input(obj)
-	gt, err := j.groundTruth()
-	if err != nil {
-		return err
-	}
-	scores := make([]score.OpScore, len(rows))
-	for i, r := range rows {
-		code, err := space.OpCode(sp, r.Op)
-		if err != nil {
-			return fmt.Errorf("%s: row %d: %w", obj.URL, i, err)
-		}
-		scores[i] = score.OpScore{Point: int(r.Edge), Op: code, Score: r.Score, Samples: int(r.Samples)}
-	}
-	removed := sp.Full().NumOps() - shrunk.NumOps()
-	state := shrink.State{Space: shrunk, Stages: *stage, Removed: removed, Reset: removed > shrink.DefaultResetAfter}
-	next, st, err := shrink.Step(sp, state, scores, cfg)
-	if err != nil {
-		return fmt.Errorf("stage %d: %w", *stage, err)
-	}
-	more := !shrink.Done(sp, next, cfg)
-	j.log.Info("pruned", "stage", *stage, "dropped", len(st.Dropped()), "size_before", st.SizeBefore.String(), "size_after", st.SizeAfter.String(), "continue", more)
+	j.log.Info("pruned", "stage", stage, "dropped", len(st.Dropped()), "size_before", st.SizeBefore.String(), "size_after", st.SizeAfter.String(), "continue", !shrink.Done(sp, next, p.cfg))
 	for _, d := range st.Dropped() {
 		j.log.Info("dropped", "edge", sp.PointName(d.Point), "op", sp.Ops()[d.Op].Name, "score", d.Score, "rank", d.Rank)
 	}
-	var truth []schema.OpTruth
-	if gt != nil {
-		if truth, err = gt.opTruths(sp, shrunk, next.Space); err != nil {
+	if p.gt != nil {
+		if p.truth, err = p.gt.opTruths(sp, p.shrunk, next.Space); err != nil {
 			return err
 		}
-		for i, r := range truth {
-			if i == 0 || r.Dataset != truth[i-1].Dataset {
+		for i, r := range p.truth {
+			if i == 0 || r.Dataset != p.truth[i-1].Dataset {
 				j.log.Info("benchmark: kept operators among the ground-truth best", "dataset", r.Dataset, "kept", r.TopK, "in_top_k", r.KeptInTopK)
 			}
 		}
 	}
-	outs := []string{spaceKey(*stage), decisionsKey(*stage), shrinkKey(*stage)}
-	if gt != nil {
-		outs = append(outs, opTruthKey(*stage))
-	}
-	if !j.upToDate(ctx, outs...) {
-		if err := j.writePrune(ctx, sp, *stage, next.Space, st, truth); err != nil {
-			return err
-		}
-	}
-	for name, v := range map[string]string{"size": st.SizeAfter.String(), "continue": strconv.FormatBool(more), "next-stage": strconv.Itoa(*stage + 1)} {
-		if err := c.WriteOutput(name, v); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (j *job) writePrune(ctx context.Context, sp space.Space, stage int, left space.Shrunk, st shrink.Stage, truth []schema.OpTruth) error {
-	meta := j.meta()
-	decisions := make([]schema.OpScore, len(st.Decisions))
+	p.decisions = make([]schema.OpScore, len(st.Decisions))
 	for i, d := range st.Decisions {
-		decisions[i] = schema.OpScore{Edge: int32(d.Point), Op: sp.Ops()[d.Op].Name, Score: d.Score, Samples: int64(d.Samples), Rank: int32(d.Rank), Dropped: d.Dropped}
+		p.decisions[i] = schema.OpScore{Edge: int32(d.Point), Op: sp.Ops()[d.Op].Name, Score: d.Score, Samples: int64(d.Samples), Rank: int32(d.Rank), Dropped: d.Dropped}
 	}
 	rec := schema.Stage{Stage: int32(stage), SizeBefore: sizeFloat(st.SizeBefore), SizeAfter: sizeFloat(st.SizeAfter), ResetBase: st.ResetBase}
 	for _, d := range st.Dropped() {
 		rec.Dropped = append(rec.Dropped, schema.DroppedOp{Edge: int32(d.Point), Op: sp.Ops()[d.Op].Name, Score: d.Score})
 	}
-	spaceObj, err := schema.Space.Put(ctx, j.st, spaceKey(stage), meta, spaceRows(sp, left))
+	p.spaceRows, p.record = spaceRows(sp, next.Space), []schema.Stage{rec}
+	return nil
+}
+
+// report reads the space the stage left from the run: its size, whether the drop policy shrinks
+// it further, and the next stage's number.
+func (p *prune) report(ctx context.Context, j *job) (map[string]string, error) {
+	rows, err := stored(ctx, j, schema.Space, spaceKey(p.stage))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	decObj, err := schema.Scores.Put(ctx, j.st, decisionsKey(stage), meta, decisions)
+	left, err := shrunkOf(j.sp, rows)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("%s: %w", j.st.URL(spaceKey(p.stage)), err)
 	}
-	shrinkObj, err := schema.Shrink.Put(ctx, j.st, shrinkKey(stage), meta, []schema.Stage{rec})
-	if err != nil {
-		return err
-	}
-	objs := []schema.Object{spaceObj, decObj, shrinkObj}
-	if truth != nil {
-		truthObj, err := schema.OpTruths.Put(ctx, j.st, opTruthKey(stage), meta, truth)
-		if err != nil {
-			return err
-		}
-		objs = append(objs, truthObj)
-	}
-	return j.record(ctx, objs...)
+	// Done counts the stages done, this one included.
+	more := !shrink.Done(j.sp, shrink.State{Space: left, Stages: p.stage + 1}, p.cfg)
+	return map[string]string{"size": j.sp.Size(left).String(), "continue": strconv.FormatBool(more), "next-stage": strconv.Itoa(p.stage + 1)}, nil
 }
 
 // parseSize reads a space size: an integer, or a float in e notation that is a whole number.

@@ -113,6 +113,8 @@ type job struct {
 	st     store.Store
 	inputs []schema.Input
 	log    *slog.Logger
+	// checkOnly is set in a Check: flags whose values an earlier step outputs may be unset.
+	checkOnly bool
 }
 
 // commonFlags are the flags of step.Common, recorded in provenance by their own fields (or not
@@ -145,7 +147,7 @@ func newJob(ctx context.Context, name string, c step.Common, fs *flag.FlagSet, c
 			flags[f.Name] = f.Value.String()
 		}
 	})
-	j := &job{name: name, common: c, cfg: cfg, sp: sp, flags: flags, log: slog.Default()}
+	j := &job{name: name, common: c, cfg: cfg, sp: sp, flags: flags, log: slog.Default(), checkOnly: checking(ctx)}
 	if check != nil {
 		if err := check(j); err != nil {
 			return nil, step.Usage(err)
@@ -333,12 +335,9 @@ func (j *job) meta() schema.Meta {
 	}
 }
 
-// input records an artifact read as a provenance input.
-func (j *job) input(o schema.Object) { j.inputs = append(j.inputs, o.Input()) }
-
 // upToDate reports whether every key already holds an artifact with exactly the provenance this job
 // would write (same producer and version, seed, configuration and input checksums), so the work can
-// be skipped. -force always redoes it.
+// be skipped. -force always redoes it. runStep asks it once every input is read and recorded.
 func (j *job) upToDate(ctx context.Context, keys ...string) bool {
 	if j.common.Force {
 		return false
@@ -391,23 +390,6 @@ func spaceOf(name string) (space.Space, error) {
 		return space.FairNAS(), nil
 	}
 	return nil, fmt.Errorf("space %q: want nb201, darts, proxyless-gpu or fairnas", name)
-}
-
-// readSpace returns the space stage trains on: the whole space for stage 0, else what stage-1 left.
-func (j *job) readSpace(ctx context.Context, sp space.Space, stage int) (space.Shrunk, error) {
-	if stage == 0 {
-		return sp.Full(), nil
-	}
-	rows, obj, err := schema.Space.Get(ctx, j.st, spaceKey(stage-1))
-	if err != nil {
-		return space.Shrunk{}, fmt.Errorf("read space of stage %d: %w", stage-1, err)
-	}
-	j.input(obj)
-	s, err := shrunkOf(sp, rows)
-	if err != nil {
-		return space.Shrunk{}, fmt.Errorf("%s: %w", obj.URL, err)
-	}
-	return s, nil
 }
 
 // shrunkOf converts space rows to a Shrunk, checking that every (edge, op) of sp appears once.

@@ -22,48 +22,43 @@ import (
 // supernet weights, with batch-norm statistics recomputed per child (Re-BN); or the accuracy in the
 // ground_truth table), using the configured algorithm (exhaustive, random or regularized evolution)
 // within search_budget evaluations. It writes every evaluated candidate and the Argo output
-// parameter best (the winner's encoding).
+// parameter best (the stored winner's encoding).
 func Search(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("search", flag.ContinueOnError)
-	var c step.Common
-	c.Register(fs)
-	dataset := fs.String("dataset", "fashion-mnist", "data set of the supernet: fashion-mnist or cifar10")
-	stage := fs.Int("stage", -1, "the last shrinking stage (required): its pruned space is searched under its supernet")
-	usage(fs, "search", "Searches the shrunk space for the best child by the configured fitness (supernet or ground truth).")
-	if err := step.Parse(fs, args); err != nil {
-		return err
-	}
-	j, err := newJob(ctx, "search", c, fs, func(*job) error {
-		// In a Check the stage is unknown: the pipeline passes it out of its recursion.
-		return errors.Join(checkDataset(*dataset),
-			check(*stage >= 0 || checking(ctx), "-stage %d: want the last shrinking stage, 0 or more (required)", *stage))
-	})
-	if err != nil {
-		return err
-	}
-	defer j.unlock()
+	return runStep(ctx, args, "search", "Searches the shrunk space for the best child by the configured fitness (supernet or ground truth).", &searchStep{})
+}
+
+type searchStep struct {
+	dataset string
+	stage   int
+
+	shrunk space.Shrunk
+	fit    fitness
+
+	rows []schema.Candidate
+}
+
+func (s *searchStep) flags(fs *flag.FlagSet) {
+	fs.StringVar(&s.dataset, "dataset", "fashion-mnist", "data set of the supernet: fashion-mnist or cifar10")
+	fs.IntVar(&s.stage, "stage", -1, "the last shrinking stage (required): its pruned space is searched under its supernet")
+}
+
+func (s *searchStep) check(j *job) error {
+	// In a Check the stage is unknown: the pipeline passes it out of its recursion.
+	return errors.Join(checkDataset(s.dataset),
+		check(s.stage >= 0 || j.checkOnly, "-stage %d: want the last shrinking stage, 0 or more (required)", s.stage))
+}
+
+func (s *searchStep) inputs(*job) []input {
+	return []input{spaceInput(s.stage+1, &s.shrunk), s.fit.input(s.stage)}
+}
+
+func (s *searchStep) outputs(*job) []output {
+	return []output{out(schema.Candidates, candidatesKey, &s.rows)}
+}
+
+func (s *searchStep) compute(ctx context.Context, j *job) error {
 	sp := j.sp
-	last := *stage
-	shrunk, err := j.readSpace(ctx, sp, last+1)
-	if err != nil {
-		return err
-	}
-	fitness, err := j.fitness(ctx, last, *dataset, c.Seed)
-	if err != nil {
-		return err
-	}
-	if j.upToDate(ctx, candidatesKey) {
-		rows, _, err := schema.Candidates.Get(ctx, j.st, candidatesKey)
-		if err != nil {
-			return err
-		}
-		best, err := bestOf(sp, rows)
-		if err != nil {
-			return fmt.Errorf("%s: %w", j.st.URL(candidatesKey), err)
-		}
-		return c.WriteOutput("best", best)
-	}
-	metric, err := fitness()
+	metric, err := s.fit.metric(ctx, j, s.dataset)
 	if err != nil {
 		return err
 	}
@@ -73,35 +68,41 @@ func Search(ctx context.Context, args []string) error {
 		return err
 	}
 	prog := step.NewProgress("search", budget)
-	cfg := search.Config{Algorithm: algo, MaxEvals: budget, Seed: derive(c.Seed, "search", 0),
+	cfg := search.Config{Algorithm: algo, MaxEvals: budget, Seed: derive(j.common.Seed, "search", 0),
 		Population: min(20, budget), SampleSize: min(5, budget), Cycles: budget,
 		Progress: func(n, _ int) { prog.Add(1) }}
-	j.log.Info("searching", "algorithm", algo, "fitness", metric.Name(), "space_size", sp.Size(shrunk).String(), "budget", budget, "after_stage", last)
+	j.log.Info("searching", "algorithm", algo, "fitness", metric.Name(), "space_size", sp.Size(s.shrunk).String(), "budget", budget, "after_stage", s.stage)
 	start := time.Now()
-	res, err := search.Run(ctx, sp, shrunk, metric, cfg)
+	res, err := search.Run(ctx, sp, s.shrunk, metric, cfg)
 	if err != nil {
-		return fmt.Errorf("search the space of stage %d: %w", last, err)
+		return fmt.Errorf("search the space of stage %d: %w", s.stage, err)
 	}
 	prog.Done()
-	shape, err := shapeOf(*dataset)
+	shape, err := shapeOf(s.dataset)
 	if err != nil {
 		return err
 	}
 	flops := j.cfg.flops(shape)
-	rows := make([]schema.Candidate, len(res.Candidates))
+	s.rows = make([]schema.Candidate, len(res.Candidates))
 	for i, cand := range res.Candidates {
-		rows[i] = schema.Candidate{Round: int32(cand.Iteration), ID: int64(i), Ops: opNames(sp, cand.Child), FLOPs: flops(cand.Child), Fitness: cand.Value}
+		s.rows[i] = schema.Candidate{Round: int32(cand.Iteration), ID: int64(i), Ops: opNames(sp, cand.Child), FLOPs: flops(cand.Child), Fitness: cand.Value}
 	}
 	best := res.BestCandidate()
-	j.log.Info("best child", "arch", best.Text, "fitness", metric.Name(), "value", best.Value, "evaluated", len(rows), "seconds", time.Since(start).Seconds())
-	obj, err := schema.Candidates.Put(ctx, j.st, candidatesKey, j.meta(), rows)
+	j.log.Info("best child", "arch", best.Text, "fitness", metric.Name(), "value", best.Value, "evaluated", len(s.rows), "seconds", time.Since(start).Seconds())
+	return nil
+}
+
+// report reads the best of the stored candidates.
+func (s *searchStep) report(ctx context.Context, j *job) (map[string]string, error) {
+	rows, err := stored(ctx, j, schema.Candidates, candidatesKey)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := j.record(ctx, obj); err != nil {
-		return err
+	best, err := bestOf(j.sp, rows)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", j.st.URL(candidatesKey), err)
 	}
-	return c.WriteOutput("best", best.Text)
+	return map[string]string{"best": best}, nil
 }
 
 // bestOf returns the encoding of the fittest candidate (the first on ties).
@@ -137,59 +138,64 @@ func loadNet(cfg Config, d *splits, ck param.Set) (*train.Trainer, error) {
 
 // Retrain is the retrain step: it trains the architecture -arch from scratch (stand-alone, no
 // weight sharing) for retrain_epochs epochs and writes its weights and per-epoch metrics with the
-// final validation and test accuracy. It writes the Argo output parameter test-accuracy.
+// final validation and test accuracy. It writes the Argo output parameter test-accuracy, from the
+// stored metrics.
 func Retrain(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("retrain", flag.ContinueOnError)
-	var c step.Common
-	c.Register(fs)
-	arch := fs.String("arch", "", "architecture to train, in the space's encoding (NB201: |op~0|+|op~0|op~1|+|op~0|op~1|op~2|)")
-	dataset := fs.String("dataset", "fashion-mnist", "data set: fashion-mnist or cifar10")
-	usage(fs, "retrain", "Trains one architecture from scratch and measures its test accuracy.")
-	if err := step.Parse(fs, args); err != nil {
-		return err
+	return runStep(ctx, args, "retrain", "Trains one architecture from scratch and measures its test accuracy.", &retrain{})
+}
+
+type retrain struct {
+	arch, dataset string
+	child         space.Child // of arch, once checked
+
+	weights []schema.Weight
+	epochs  []schema.Epoch
+}
+
+func (r *retrain) flags(fs *flag.FlagSet) {
+	fs.StringVar(&r.arch, "arch", "", "architecture to train, in the space's encoding (NB201: |op~0|+|op~0|op~1|+|op~0|op~1|op~2|)")
+	fs.StringVar(&r.dataset, "dataset", "fashion-mnist", "data set: fashion-mnist or cifar10")
+}
+
+func (r *retrain) check(j *job) error {
+	if r.arch == "" && j.checkOnly {
+		return checkDataset(r.dataset) // the architecture is the search's output
 	}
-	var child space.Child
-	j, err := newJob(ctx, "retrain", c, fs, func(j *job) error {
-		if *arch == "" && checking(ctx) {
-			return checkDataset(*dataset) // the architecture is the search's output
-		}
-		var err error
-		if child, err = j.sp.Parse(*arch); err != nil {
-			err = fmt.Errorf("-arch: %w", err)
-		}
-		return errors.Join(err, checkDataset(*dataset))
-	})
+	var err error
+	if r.child, err = j.sp.Parse(r.arch); err != nil {
+		err = fmt.Errorf("-arch: %w", err)
+	}
+	return errors.Join(err, checkDataset(r.dataset))
+}
+
+// inputs is none: the architecture is a flag, and the data set is read from its folder.
+func (r *retrain) inputs(*job) []input { return nil }
+
+func (r *retrain) outputs(*job) []output {
+	return []output{out(schema.Weights, retrainWeightsKey, &r.weights), out(schema.Metrics, retrainMetricsKey, &r.epochs)}
+}
+
+func (r *retrain) compute(ctx context.Context, j *job) error {
+	d, err := j.cfg.loadData(r.dataset, j.common.Seed, true)
 	if err != nil {
 		return err
 	}
-	defer j.unlock()
-	if j.upToDate(ctx, retrainWeightsKey, retrainMetricsKey) {
-		rows, _, err := schema.Metrics.Get(ctx, j.st, retrainMetricsKey)
-		if err != nil || len(rows) == 0 || rows[len(rows)-1].TestAcc == nil {
-			return fmt.Errorf("read %s: %v", retrainMetricsKey, err)
-		}
-		return c.WriteOutput("test-accuracy", strconv.FormatFloat(*rows[len(rows)-1].TestAcc, 'f', 2, 64))
-	}
-	d, err := j.cfg.loadData(*dataset, c.Seed, true)
-	if err != nil {
-		return err
-	}
-	seed := derive(c.Seed, "retrain", 0)
+	seed := derive(j.common.Seed, "retrain", 0)
 	perEpoch := j.cfg.steps(1, d.train.N)
 	total := j.cfg.RetrainEpochs * perEpoch
-	j.log.Info("retraining", "arch", *arch, "epochs", j.cfg.RetrainEpochs, "steps", total, "images", d.train.N)
+	j.log.Info("retraining", "arch", r.arch, "epochs", j.cfg.RetrainEpochs, "steps", total, "images", d.train.N)
 	start := time.Now()
 	spec, err := j.cfg.net(d.train)
 	if err != nil {
 		return err
 	}
-	res, err := train.Standalone(ctx, spec, child, d.train, d.test, j.cfg.options(total, seed))
+	res, err := train.Standalone(ctx, spec, r.child, d.train, d.test, j.cfg.options(total, seed))
 	if err != nil {
-		return fmt.Errorf("retrain %s: %w", *arch, err)
+		return fmt.Errorf("retrain %s: %w", r.arch, err)
 	}
-	valid, err := train.Accuracy(ctx, res.Trainer.Net, child, d.valid, j.cfg.Batch, res.Trainer.Net.RunningStats())
+	valid, err := train.Accuracy(ctx, res.Trainer.Net, r.child, d.valid, j.cfg.Batch, res.Trainer.Net.RunningStats())
 	if err != nil {
-		return fmt.Errorf("validate %s: %w", *arch, err)
+		return fmt.Errorf("validate %s: %w", r.arch, err)
 	}
 	rows := make([]schema.Epoch, j.cfg.RetrainEpochs)
 	for e := range rows {
@@ -197,21 +203,22 @@ func Retrain(ctx context.Context, args []string) error {
 			TrainLoss: mean(res.Losses[e*perEpoch : (e+1)*perEpoch])}
 	}
 	va, te := 100*valid, 100*res.TestAccuracy
-	secs := time.Since(start).Seconds()
 	last := &rows[len(rows)-1]
 	last.ValidAcc, last.TestAcc = &va, &te
-	j.log.Info("retrained", "arch", *arch, "valid_acc", va, "test_acc", te, "seconds", secs)
-	meta := j.meta()
-	wObj, err := schema.Weights.Put(ctx, j.st, retrainWeightsKey, meta, schema.WeightsOf(res.Weights))
+	j.log.Info("retrained", "arch", r.arch, "valid_acc", va, "test_acc", te, "seconds", time.Since(start).Seconds())
+	r.weights, r.epochs = schema.WeightsOf(res.Weights), rows
+	return nil
+}
+
+// report reads the test accuracy of the stored metrics' last epoch.
+func (r *retrain) report(ctx context.Context, j *job) (map[string]string, error) {
+	rows, err := stored(ctx, j, schema.Metrics, retrainMetricsKey)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	mObj, err := schema.Metrics.Put(ctx, j.st, retrainMetricsKey, meta, rows)
-	if err != nil {
-		return err
+	te := rows[len(rows)-1].TestAcc
+	if te == nil {
+		return nil, fmt.Errorf("%s: epoch %d has no test_acc, want the retrained model's test accuracy", j.st.URL(retrainMetricsKey), rows[len(rows)-1].Epoch)
 	}
-	if err := j.record(ctx, wObj, mObj); err != nil {
-		return err
-	}
-	return c.WriteOutput("test-accuracy", strconv.FormatFloat(te, 'f', 2, 64))
+	return map[string]string{"test-accuracy": strconv.FormatFloat(*te, 'f', 2, 64)}, nil
 }

@@ -26,167 +26,131 @@ import (
 // cosine schedule, and keeps stage N-1's base weights unless that stage crossed the reset limit of
 // Algorithm 2 (more than 50 ops removed), in which case the base is reset to the current weights.
 func TrainSupernet(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("train-supernet", flag.ContinueOnError)
-	var c step.Common
-	c.Register(fs)
-	stage := fs.Int("stage", 0, "shrinking stage `N` (0 = the first, on the whole space)")
-	epochs := fs.Int("epochs", 2, "training epochs of this stage (at stage 0 more than config base_epoch)")
-	dataset := fs.String("dataset", "fashion-mnist", "training data set: fashion-mnist or cifar10")
-	usage(fs, "train-supernet", "Trains the supernet of one shrinking stage with single-path sampling.")
-	if err := step.Parse(fs, args); err != nil {
-		return err
-	}
-	j, err := newJob(ctx, "train-supernet", c, fs, func(j *job) error {
-		return errors.Join(checkStage(*stage), checkDataset(*dataset),
-			check(*epochs >= 1, "-epochs %d: want at least 1", *epochs),
-			// The base must differ from the trained weights, or every angle is 0.
-			check(*stage > 0 || j.cfg.BaseEpoch < *epochs, "config base_epoch = %d with -epochs %d at stage 0: want base_epoch < epochs (the base weights must be older than the trained ones)", j.cfg.BaseEpoch, *epochs))
-	})
-	if err != nil {
-		return err
-	}
-	defer j.unlock()
-	sp := j.sp
-	shrunk, err := j.readSpace(ctx, sp, *stage)
-	if err != nil {
-		return err
-	}
-	var prev, base param.Set
-	if *stage > 0 {
-		if prev, base, err = j.previousWeights(ctx, sp, *stage); err != nil {
-			return err
-		}
-	}
-	out := []string{baseKey(*stage), supernetKey(*stage), metricsKey(*stage)}
-	if j.upToDate(ctx, out...) {
-		return nil
-	}
+	return runStep(ctx, args, "train-supernet", "Trains the supernet of one shrinking stage with single-path sampling.", &trainSupernet{})
+}
 
-	d, err := j.cfg.loadData(*dataset, c.Seed, false)
+type trainSupernet struct {
+	stage, epochs int
+	dataset       string
+
+	shrunk     space.Shrunk
+	prev, base param.Set // stage > 0: the supernet to continue from, and the base weights kept
+	reset      bool      // stage > 0: prune reset the base weights after the previous stage
+
+	baseRows, superRows []schema.Weight
+	epochRows           []schema.Epoch
+}
+
+func (t *trainSupernet) flags(fs *flag.FlagSet) {
+	fs.IntVar(&t.stage, "stage", 0, "shrinking stage `N` (0 = the first, on the whole space)")
+	fs.IntVar(&t.epochs, "epochs", 2, "training epochs of this stage (at stage 0 more than config base_epoch)")
+	fs.StringVar(&t.dataset, "dataset", "fashion-mnist", "training data set: fashion-mnist or cifar10")
+}
+
+func (t *trainSupernet) check(j *job) error {
+	return errors.Join(checkStage(t.stage), checkDataset(t.dataset),
+		check(t.epochs >= 1, "-epochs %d: want at least 1", t.epochs),
+		// The base must differ from the trained weights, or every angle is 0.
+		check(t.stage > 0 || j.cfg.BaseEpoch < t.epochs, "config base_epoch = %d with -epochs %d at stage 0: want base_epoch < epochs (the base weights must be older than the trained ones)", j.cfg.BaseEpoch, t.epochs))
+}
+
+func (t *trainSupernet) inputs(j *job) []input {
+	ins := []input{spaceInput(t.stage, &t.shrunk)}
+	if t.stage == 0 {
+		return ins
+	}
+	prev := t.stage - 1
+	return append(ins,
+		weightsInput(supernetKey(prev), fmt.Sprintf("supernet of stage %d", prev), &t.prev),
+		artifact(schema.Shrink, shrinkKey(prev), fmt.Sprintf("shrink record of stage %d", prev), func(rows []schema.Stage) error {
+			if len(rows) != 1 {
+				return fmt.Errorf("%d rows, want 1", len(rows))
+			}
+			t.reset = rows[0].ResetBase // prune decided it (Algorithm 2's one-time reset)
+			return nil
+		}),
+		when(func() bool { return !t.reset }, weightsInput(baseKey(prev), fmt.Sprintf("base weights of stage %d", prev), &t.base)))
+}
+
+func (t *trainSupernet) outputs(*job) []output {
+	return []output{out(schema.Weights, baseKey(t.stage), &t.baseRows), out(schema.Weights, supernetKey(t.stage), &t.superRows), out(schema.Metrics, metricsKey(t.stage), &t.epochRows)}
+}
+
+func (t *trainSupernet) compute(ctx context.Context, j *job) error {
+	sp, stage, base := j.sp, t.stage, t.base
+	if t.reset {
+		j.log.Info("resetting the base weights to the current weights", "after_stage", stage-1, "rule", fmt.Sprintf("more than %d ops removed", shrink.DefaultResetAfter))
+		base = params(t.prev)
+	}
+	d, err := j.cfg.loadData(t.dataset, j.common.Seed, false)
 	if err != nil {
 		return err
 	}
-	seed := derive(c.Seed, "train-supernet", *stage)
-	sampler, err := j.sampler(sp, shrunk, seed)
+	seed := derive(j.common.Seed, "train-supernet", stage)
+	sampler, err := j.sampler(sp, t.shrunk, seed)
 	if err != nil {
 		return err
 	}
-	total := j.cfg.steps(*epochs, d.train.N)
+	total := j.cfg.steps(t.epochs, d.train.N)
 	opts := j.cfg.options(total, seed)
 	net, err := j.cfg.net(d.train)
 	if err != nil {
 		return err
 	}
-	var t *train.Trainer
-	if prev == nil {
-		if t, err = train.NewTrainer(net, d.train, sampler, opts); err == nil && j.cfg.BaseEpoch == 0 {
-			base = t.Net.Set()
+	var tr *train.Trainer
+	if t.prev == nil {
+		if tr, err = train.NewTrainer(net, d.train, sampler, opts); err == nil && j.cfg.BaseEpoch == 0 {
+			base = tr.Net.Set()
 		}
 	} else {
-		t, err = train.Resume(train.Checkpoint{Weights: prev}, net, d.train, sampler, opts)
+		tr, err = train.Resume(train.Checkpoint{Weights: t.prev}, net, d.train, sampler, opts)
 	}
 	if err != nil {
-		return fmt.Errorf("stage %d: %w", *stage, err)
+		return fmt.Errorf("stage %d: %w", stage, err)
 	}
-	j.log.Info("training supernet", "stage", *stage, "space_size", sp.Size(shrunk).String(),
-		"images", d.train.N, "epochs", *epochs, "steps", total, "width", j.cfg.Width, "cells", j.cfg.Cells)
+	j.log.Info("training supernet", "stage", stage, "space_size", sp.Size(t.shrunk).String(),
+		"images", d.train.N, "epochs", t.epochs, "steps", total, "width", j.cfg.Width, "cells", j.cfg.Cells)
 
-	perEpoch := total / *epochs
-	probe := probeChildren(sp, shrunk, derive(c.Seed, "probe", *stage), 3)
-	prog := step.NewProgress(fmt.Sprintf("stage %d supernet", *stage), total)
-	var epochsRows []schema.Epoch
-	for e := 0; e < *epochs; e++ {
+	perEpoch := total / t.epochs
+	probe := probeChildren(sp, t.shrunk, derive(j.common.Seed, "probe", stage), 3)
+	prog := step.NewProgress(fmt.Sprintf("stage %d supernet", stage), total)
+	for e := 0; e < t.epochs; e++ {
 		start := time.Now()
 		var losses []float64
-		for t.State.Step < (e+1)*perEpoch {
-			n := min(t.State.Step+10, (e+1)*perEpoch)
-			ls, err := t.Run(ctx, n)
+		for tr.State.Step < (e+1)*perEpoch {
+			n := min(tr.State.Step+10, (e+1)*perEpoch)
+			ls, err := tr.Run(ctx, n)
 			if err != nil {
-				return fmt.Errorf("stage %d epoch %d: %w", *stage, e, err)
+				return fmt.Errorf("stage %d epoch %d: %w", stage, e, err)
 			}
 			if err := finiteLosses(ls); err != nil {
-				return fmt.Errorf("train-supernet: stage %d epoch %d: %w (training diverged: lower lr); nothing written", *stage, e, err)
+				return fmt.Errorf("train-supernet: stage %d epoch %d: %w (training diverged: lower lr); nothing written", stage, e, err)
 			}
 			losses = append(losses, ls...)
 			prog.Add(len(ls))
 		}
-		accs, err := train.Evaluate(ctx, t.Net, probe, d.train, d.valid, train.EvalOptions{Batch: j.cfg.Batch, ReBN: j.cfg.ReBN, Seed: seed, Workers: 1})
+		accs, err := train.Evaluate(ctx, tr.Net, probe, d.train, d.valid, train.EvalOptions{Batch: j.cfg.Batch, ReBN: j.cfg.ReBN, Seed: seed, Workers: 1})
 		if err != nil {
-			return fmt.Errorf("stage %d epoch %d: validate: %w", *stage, e, err)
+			return fmt.Errorf("stage %d epoch %d: validate: %w", stage, e, err)
 		}
 		va := 100 * mean(accs)
-		row := schema.Epoch{Epoch: int32(e), Steps: int64(t.State.Step), LR: lrAt(opts, t.State.Step),
+		row := schema.Epoch{Epoch: int32(e), Steps: int64(tr.State.Step), LR: lrAt(opts, tr.State.Step),
 			TrainLoss: mean(losses), ValidAcc: &va}
-		epochsRows = append(epochsRows, row)
-		if prev == nil && e+1 == j.cfg.BaseEpoch {
-			base = t.Net.Set()
+		t.epochRows = append(t.epochRows, row)
+		if t.prev == nil && e+1 == j.cfg.BaseEpoch {
+			base = tr.Net.Set()
 			j.log.Info("base weights taken", "after_epoch", e+1)
 		}
-		j.log.Info("epoch", "stage", *stage, "epoch", e, "train_loss", row.TrainLoss, "valid_acc_probe_children", va, "seconds", time.Since(start).Seconds())
+		j.log.Info("epoch", "stage", stage, "epoch", e, "train_loss", row.TrainLoss, "valid_acc_probe_children", va, "seconds", time.Since(start).Seconds())
 	}
 	prog.Done()
 
-	meta := j.meta()
-	ck := t.Checkpoint()
+	ck := tr.Checkpoint()
 	if err := finiteSet(ck.Weights); err != nil {
-		return fmt.Errorf("train-supernet: stage %d epoch %d: %w; nothing written", *stage, *epochs-1, err)
+		return fmt.Errorf("train-supernet: stage %d epoch %d: %w; nothing written", stage, t.epochs-1, err)
 	}
-	baseObj, err := schema.Weights.Put(ctx, j.st, baseKey(*stage), meta, schema.WeightsOf(base))
-	if err != nil {
-		return err
-	}
-	superObj, err := schema.Weights.Put(ctx, j.st, supernetKey(*stage), meta, schema.WeightsOf(ck.Weights))
-	if err != nil {
-		return err
-	}
-	metricsObj, err := schema.Metrics.Put(ctx, j.st, metricsKey(*stage), meta, epochsRows)
-	if err != nil {
-		return err
-	}
-	return j.record(ctx, baseObj, superObj, metricsObj)
-}
-
-// previousWeights reads stage-1's supernet (to continue from) and the base weights stage uses.
-func (j *job) previousWeights(ctx context.Context, sp space.Space, stage int) (prev, base param.Set, err error) {
-	rows, obj, err := schema.Weights.Get(ctx, j.st, supernetKey(stage-1))
-	if err != nil {
-		return nil, nil, fmt.Errorf("read supernet of stage %d: %w", stage-1, err)
-	}
-	j.input(obj)
-	if prev, err = schema.SetOf(rows); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", obj.URL, err)
-	}
-	reset, err := j.resetAfter(ctx, stage-1)
-	if err != nil {
-		return nil, nil, err
-	}
-	if reset {
-		j.log.Info("resetting the base weights to the current weights", "after_stage", stage-1, "rule", fmt.Sprintf("more than %d ops removed", shrink.DefaultResetAfter))
-		return prev, params(prev), nil
-	}
-	rows, obj, err = schema.Weights.Get(ctx, j.st, baseKey(stage-1))
-	if err != nil {
-		return nil, nil, fmt.Errorf("read base weights of stage %d: %w", stage-1, err)
-	}
-	j.input(obj)
-	if base, err = schema.SetOf(rows); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", obj.URL, err)
-	}
-	return prev, base, nil
-}
-
-// resetAfter reports whether the base weights are reset after stage (Algorithm 2's one-time
-// reset), as prune decided and recorded in the stage's shrink record.
-func (j *job) resetAfter(ctx context.Context, stage int) (bool, error) {
-	rows, obj, err := schema.Shrink.Get(ctx, j.st, shrinkKey(stage))
-	if err != nil {
-		return false, fmt.Errorf("read shrink record of stage %d: %w", stage, err)
-	}
-	j.input(obj)
-	if len(rows) != 1 {
-		return false, fmt.Errorf("%s: %d rows, want 1", obj.URL, len(rows))
-	}
-	return rows[0].ResetBase, nil
+	t.baseRows, t.superRows = schema.WeightsOf(base), schema.WeightsOf(ck.Weights)
+	return nil
 }
 
 // params returns the trainable parameters of a checkpoint (without momentum and BN statistics).
