@@ -62,7 +62,8 @@ func Sgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int,
 }
 
 // SgemmThreads is Sgemm on at most threads goroutines (at least one). The result is bit-identical
-// for every thread count.
+// for every thread count. The gonum fallback ignores threads and splits by GOMAXPROCS itself (its
+// blocks also keep each sum's order, so its bits do not depend on GOMAXPROCS either).
 func SgemmThreads(threads int, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	check(tA, tB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
 	if m == 0 || n == 0 {
