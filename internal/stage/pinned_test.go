@@ -17,6 +17,7 @@ import (
 	"github.com/abs-nas/abs/artifacts/manifest"
 	"github.com/abs-nas/abs/artifacts/schema"
 	"github.com/abs-nas/abs/internal/abs/data"
+	"github.com/abs-nas/abs/internal/abs/nn/sgemm"
 )
 
 var printPinned = flag.Bool("print-pinned", false, "print the pinned-run hashes instead of checking them")
@@ -25,10 +26,15 @@ var printPinned = flag.Bool("print-pinned", false, "print the pinned-run hashes 
 // is reorganised: for each artifact the sha256 of its data pages (the Parquet bytes before the
 // footer, which holds the provenance; the provenance names the configuration and the flags, whose
 // spelling a refactor may change while every computed value stays the same).
+//
+// The hashes depend on the float32 matrix multiply (package sgemm): gonum's path (-tags purego, and
+// CPUs without AVX2) is the engine's path before the AVX2 kernel, which rounds differently (fused
+// multiply-adds, other block sums). Each run pins both.
 var pinnedRuns = []struct {
 	name   string
 	config string
-	want   map[string]string
+	gonum  map[string]string
+	avx2   map[string]string
 }{
 	{"nb201", `{"train":96,"valid":32,"test":32,"width":4,"cells":1,"batch":32,"rebn_batches":1,"search":"random","search_budget":4,"retrain_epochs":1,"children_per_op":2,"exact_limit":0}`,
 		map[string]string{
@@ -43,6 +49,19 @@ var pinnedRuns = []struct {
 			"stage-0/shrink.parquet":    "78b8d007ec804744a87c2f5bb18a4574ddb089518f333c2168313961d0a676ad",
 			"stage-0/space.parquet":     "9ffc0d84317759dd4e578eeb17f9113d37321bc876848c5ee7c14a92de322b1b",
 			"stage-0/supernet.parquet":  "63c079f7aea1604c378d38da6b444f76fe575bcb14e0c19d7de482aff080cdbe",
+		},
+		map[string]string{
+			"retrain/metrics.parquet":   "e7c828b39569630a94ab5b38e08fd81ccf44322b31a72bf6a59c5d51e11c39e8",
+			"retrain/weights.parquet":   "e37dfa06141fa10793757c741c2ba4d691b3f4b7ca98d4f3db4d9c59ab49cee0",
+			"search/candidates.parquet": "97367b56a256ec5e02c62eb804d4ef6d3bdc20913e43e6ac7e2d91ff1c2131fb",
+			"stage-0/base.parquet":      "198abd5073269cca0a9c55e174df253994d8274beb4e74132811702fbac2996f",
+			"stage-0/children.parquet":  "64455891e27104e9f922fb8ab03bc9e612466b8be362323b72da3e93f5166a0e",
+			"stage-0/decisions.parquet": "8b14dc5fda5afc8eb162c7d209a8144f2b01ffe6c6fb900b4c190ad934d04349",
+			"stage-0/metrics.parquet":   "ce88de99c7eb9153594f223fffb0b5b93b15bb994a606a02849f2f5854e18f8b",
+			"stage-0/scores.parquet":    "1a2fb72000475fa852caa7b50b8722f1c07494ff14b30f9a549584c9cca67c46",
+			"stage-0/shrink.parquet":    "2949bfdacf091815c27f9d558fd2c0ba4a7b1b66f8047a0d70ec21f9ea8331b4",
+			"stage-0/space.parquet":     "9ffc0d84317759dd4e578eeb17f9113d37321bc876848c5ee7c14a92de322b1b",
+			"stage-0/supernet.parquet":  "8777de5624fe4f7646840e8e7a019e10ca9952743724caceb4cfb21be3dcd500",
 		}},
 	{"proxyless-gpu", `{"space":"proxyless-gpu","width_mult":0.1,"train":64,"valid":32,"test":32,"batch":32,"rebn_batches":1,"search":"random","search_budget":2,"retrain_epochs":1,"children_per_op":1,"exact_limit":0}`,
 		map[string]string{
@@ -57,6 +76,19 @@ var pinnedRuns = []struct {
 			"stage-0/shrink.parquet":    "1f6d251effe2612a6d23582425ac15a87fc02617b67eb9e976d869043153d9cd",
 			"stage-0/space.parquet":     "73fc72d69c8d376a6eedcfce8e2dbacda9912d2fbbf9a3694477b20544fb9361",
 			"stage-0/supernet.parquet":  "9a64e5c68378f315c005d9e866a19d9352d0169501a8daa4c93233ee3a99dc15",
+		},
+		map[string]string{
+			"retrain/metrics.parquet":   "c6349df9a95ac1545f7bc92b5058ebd575ca3ead9091b2db96e6cdcc53fd14cb",
+			"retrain/weights.parquet":   "c4bbcb1154a6cc1c13133287e749a6abb35e56fa7de1932ad08e067b7c4ac31f",
+			"search/candidates.parquet": "418378dd661ec85c98182481d691d472e64cbeda2acbadf92961071e99a9cd1a",
+			"stage-0/base.parquet":      "d91db0b02f4c37ea13c2066f4540c6f30bc2d779c0c483d4681c676ef159b97f",
+			"stage-0/children.parquet":  "8e51d4dd7cc0859c8cbfe7a52925d64dac7a235db0e776a100f186ebb3b7eb9e",
+			"stage-0/decisions.parquet": "515db7b12dc6f10d479866905841faa61bbfa459189544ff029e305950531e44",
+			"stage-0/metrics.parquet":   "19b308acefb9cef206dee70b477175def132835d62e48993dcd1ec28e455fda1",
+			"stage-0/scores.parquet":    "9e17ff538a93c0ff0088e16273f24026279ac42e2d9ae17516609c19135ce86e",
+			"stage-0/shrink.parquet":    "3747925d26f3779936021178839c43edae91717c732db393d55252f743ea1bb1",
+			"stage-0/space.parquet":     "ae122182d22e4d842946944386c717cb5cca5282df595ae93dd6f97849e18a0e",
+			"stage-0/supernet.parquet":  "01426ca0c55ad4932e28beb80ed18d00342b307da20da71d63d477a2230dc140",
 		}},
 	{"fairnas", `{"space":"fairnas","width_mult":0.1,"train":64,"valid":32,"test":32,"batch":32,"rebn_batches":1,"sampling":"fair","search":"random","search_budget":2,"retrain_epochs":1,"children_per_op":1,"exact_limit":0}`,
 		map[string]string{
@@ -71,6 +103,19 @@ var pinnedRuns = []struct {
 			"stage-0/shrink.parquet":    "848f5a4dec83460058117c6f56233da98ee87c28a0084897a45de8bd5d0dbd04",
 			"stage-0/space.parquet":     "e4e82a6b3b57057ce88f554b4311ea261af32791d28a42342c4f8d7930e1776b",
 			"stage-0/supernet.parquet":  "3596cb6fd40c31c6fee9a57c9c2663127ada27a7ef12fe99b2d1a60b62afa608",
+		},
+		map[string]string{
+			"retrain/metrics.parquet":   "12259a1d50a8a729bc9f5f7173e7f860b3c4b9d706d17985cfc322be0f3f5773",
+			"retrain/weights.parquet":   "483947b1c96c44fc5fda94a3ad80215a9af2d3c0f959c4d1deaeb8b818f6c560",
+			"search/candidates.parquet": "75e3f7b01676938f736802042efccb47eff852a7b69432e8e093d91b46700055",
+			"stage-0/base.parquet":      "d7ee00fefb6050bce4f73cf275cc0512c52ecdb4cf7e8b7ec01a482fdf97d1a5",
+			"stage-0/children.parquet":  "ab75b0bf91b8f55c83f77c0082d7f27635f58e7bffba8f2495cdb11e41b88a55",
+			"stage-0/decisions.parquet": "ac6a0caed4f748b23751c9867d1bb351f2fa67556ba4c371aedbf0f98746cd7a",
+			"stage-0/metrics.parquet":   "6f3312c4379017e80bf14f907faeae274ea87011828fe06c7155196ef38cca5d",
+			"stage-0/scores.parquet":    "d04c751837df9ba2b48db4c5d8d2f92e5380ae83d2b908a4e7dd018e4cee8079",
+			"stage-0/shrink.parquet":    "24bf7ee44da54531b0060e41108b09d705d92dc19d6284d01f89e22c0ebc4b03",
+			"stage-0/space.parquet":     "688115fb4f6862d5a8172633c26afcd4d633ceb74ce5dffdbaeb4fa3b1b894d2",
+			"stage-0/supernet.parquet":  "966dcce8a0e2cae0436a9586407e8e1abd4828d2763d3d4b489434632b28d882",
 		}},
 }
 
@@ -89,16 +134,20 @@ func TestPinnedRuns(t *testing.T) {
 				for _, k := range slices.Sorted(maps.Keys(got)) {
 					b.WriteString("\t\t\t" + `"` + k + `": "` + got[k] + `",` + "\n")
 				}
-				t.Logf("%s:\n%s", pr.name, b.String())
+				t.Logf("%s (%s):\n%s", pr.name, sgemm.Kernel(), b.String())
 				return
 			}
-			for k, h := range pr.want {
+			want := pr.gonum
+			if sgemm.Kernel() == "avx2" {
+				want = pr.avx2
+			}
+			for k, h := range want {
 				if got[k] != h {
-					t.Errorf("%s: data sha256 %s, want %s", k, got[k], h)
+					t.Errorf("%s (%s matrix multiply): data sha256 %s, want %s", k, sgemm.Kernel(), got[k], h)
 				}
 			}
 			for k := range got {
-				if _, ok := pr.want[k]; !ok {
+				if _, ok := want[k]; !ok {
 					t.Errorf("%s: written but not pinned", k)
 				}
 			}
