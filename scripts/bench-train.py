@@ -125,8 +125,10 @@ def main():
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--c", type=int, default=8, help="channels of the first stage")
     p.add_argument("--arch", help="train this child at every step (6 op codes, e.g. 3,2,4,1,3,2) instead of sampling")
+    p.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (0: PyTorch's own default)")
     args = p.parse_args()
-    torch.set_num_threads(1)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(1)
     rng = random.Random(1)
     n = 6400

@@ -1,17 +1,19 @@
 #!/bin/sh
 # Supernet training throughput: our gorgonia trainer (internal/abs/train benchmarks, GOMAXPROCS left
-# at Go's default) against the PyTorch reference of the same network and step (scripts/bench-train.py,
-# one thread), run side by side. Go is built twice: pure Go (gonum BLAS, the default build) and, when
-# libopenblas-dev is installed, with the openblas build tag (cgo, OpenBLAS on one thread). For each
-# case every run measures each Go build and PyTorch, one after the other, in an order that rotates
-# from run to run; the script prints every run and the medians of img/s and of the ratios Go/PyTorch
-# (each Go figure over the PyTorch figure of the same run).
+# at Go's default, so every core) against the PyTorch reference of the same network and step
+# (scripts/bench-train.py) on one thread and on as many threads as the machine has cores, run side by
+# side. Go is built up to three times: the default build (package sgemm's AVX2+FMA micro-kernel where
+# the CPU has it), -tags purego (gonum's pure-Go Sgemm, the path before sgemm) and, when
+# libopenblas-dev is installed, -tags openblas (cgo, OpenBLAS on one thread). For each case every run
+# measures each Go build and each PyTorch, one after the other, in an order that rotates from run to
+# run; the script prints every run and the medians of img/s and of the ratios Go/PyTorch (each Go
+# figure over the PyTorch figure of the same run).
 # Cases: sampled children at C=8 (the headline), one fixed child at C=8, sampled children at C=16.
 # Needs Fashion-MNIST (Debian dataset-fashion-mnist) and Debian python3-torch.
 #
 # Usage: scripts/bench-train.sh [steps [runs [case...]]]   (defaults: 30 steps, 3 runs, all cases)
-# Cases: sampled, fixed, c16. BENCH_BUILDS="purego openblas" picks the Go builds (default: both,
-# openblas only where it links).
+# Cases: sampled, fixed, c16. BENCH_BUILDS="default purego openblas" picks the Go builds (default:
+# all three, openblas only where it links).
 set -eu
 cd "$(dirname "$0")/.."
 steps=${1:-30}
@@ -23,9 +25,10 @@ export OPENBLAS_NUM_THREADS=1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 builds=
-for b in ${BENCH_BUILDS:-purego openblas}; do
+for b in ${BENCH_BUILDS:-default purego openblas}; do
 	case $b in
-	purego) go test -c -o "$tmp/purego.test" ./internal/abs/train/ ;;
+	default) go test -c -o "$tmp/default.test" ./internal/abs/train/ ;;
+	purego) go test -c -tags purego -o "$tmp/purego.test" ./internal/abs/train/ ;;
 	openblas)
 		if ! go test -c -tags openblas -o "$tmp/openblas.test" ./internal/abs/train/ 2>"$tmp/openblas.log"; then
 			echo "bench-train: openblas build failed (is libopenblas-dev installed?), skipping it:" >&2
@@ -33,7 +36,7 @@ for b in ${BENCH_BUILDS:-purego openblas}; do
 			continue
 		fi
 		;;
-	*) echo "bench-train: unknown build $b (want purego or openblas)" >&2; exit 2 ;;
+	*) echo "bench-train: unknown build $b (want default, purego or openblas)" >&2; exit 2 ;;
 	esac
 	builds="$builds $b"
 done
@@ -43,8 +46,10 @@ gorun() { # build, benchmark name → img/s
 	out=$(cd internal/abs/train && "$tmp/$1.test" -test.run '^$' -test.bench "^$2\$" -test.benchtime "${steps}x")
 	printf '%s\n' "$out" | awk '/^Benchmark/ { for (i = 1; i < NF; i++) if ($(i+1) == "img/s") print $i }'
 }
-pyrun() { # bench-train.py arguments → img/s
-	/usr/bin/python3 scripts/bench-train.py --steps "$steps" "$@" | awk '{ print $NF }'
+pyrun() { # threads, bench-train.py arguments → img/s
+	t=$1
+	shift
+	/usr/bin/python3 scripts/bench-train.py --steps "$steps" --threads "$t" "$@" | awk '{ print $NF }'
 }
 median() { # one number per line on stdin
 	sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2) }'
@@ -52,7 +57,10 @@ median() { # one number per line on stdin
 
 procs=$(cd internal/abs/train && "$tmp/$(echo $builds | cut -d' ' -f1).test" -test.run '^$' -test.bench '^BenchmarkSupernetStep$' -test.benchtime 1x |
 	awk '/^BenchmarkSupernetStep/ { n = split($1, a, "-"); print (n > 1 ? a[n] : 1) }')
-echo "go: gorgonia, GOMAXPROCS=$procs, builds:$builds; pytorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'), 1 thread; $steps steps per run, $runs runs"
+# PyTorch on one thread and on as many as the machine has cores.
+pys=pytorch-1
+[ "$(nproc)" -gt 1 ] && pys="$pys pytorch-$(nproc)"
+echo "go: gorgonia, GOMAXPROCS=$procs, builds:$builds; pytorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'), threads:$(echo " $pys" | sed 's/ pytorch-/ /g'); $steps steps per run, $runs runs"
 for c in "$@"; do
 	case $c in
 	sampled) bench=BenchmarkSupernetStep; set -- ;;
@@ -60,23 +68,29 @@ for c in "$@"; do
 	c16) bench=BenchmarkSupernetStepC16; set -- --c 16 ;;
 	*) echo "bench-train: unknown case $c (want sampled, fixed or c16)" >&2; exit 2 ;;
 	esac
-	order="$builds pytorch"
+	order="$builds $pys"
 	i=1
 	while [ "$i" -le "$runs" ]; do
 		line="$c run $i:"
 		for who in $order; do
-			if [ "$who" = pytorch ]; then v=$(pyrun "$@"); else v=$(gorun "$who" "$bench"); fi
+			case $who in
+			pytorch-*) v=$(pyrun "${who#pytorch-}" "$@") ;;
+			*) v=$(gorun "$who" "$bench") ;;
+			esac
 			[ -n "$v" ] || { echo "bench-train: $c run $i: no result from $who" >&2; exit 1; }
 			echo "$v" >"$tmp/$who.$i"
 			line="$line $who $v img/s,"
 		done
-		p=$(cat "$tmp/pytorch.$i")
-		echo "$p" >>"$tmp/pytorch.all"
+		for py in $pys; do
+			cat "$tmp/$py.$i" >>"$tmp/$py.all"
+		done
 		for b in $builds; do
-			r=$(awk -v g="$(cat "$tmp/$b.$i")" -v p="$p" 'BEGIN { printf "%.3f", g / p }')
 			cat "$tmp/$b.$i" >>"$tmp/$b.all"
-			echo "$r" >>"$tmp/$b.ratio"
-			line="$line ratio $b $r,"
+			for py in $pys; do
+				r=$(awk -v g="$(cat "$tmp/$b.$i")" -v p="$(cat "$tmp/$py.$i")" 'BEGIN { printf "%.3f", g / p }')
+				echo "$r" >>"$tmp/$b.$py.ratio"
+				line="$line ratio $b/$py $r,"
+			done
 		done
 		echo "${line%,}"
 		# Rotate the order: the first one measured goes last in the next run.
@@ -85,10 +99,18 @@ for c in "$@"; do
 		set +f
 		i=$((i + 1))
 	done
-	line="$c median: pytorch $(median <"$tmp/pytorch.all") img/s"
-	for b in $builds; do
-		line="$line; $b $(median <"$tmp/$b.all") img/s, ratio $b/pytorch $(median <"$tmp/$b.ratio")"
+	line="$c median:"
+	for py in $pys; do
+		line="$line $py $(median <"$tmp/$py.all") img/s;"
 	done
+	for b in $builds; do
+		line="$line $b $(median <"$tmp/$b.all") img/s"
+		for py in $pys; do
+			line="$line, ratio $b/$py $(median <"$tmp/$b.$py.ratio")"
+		done
+		line="$line;"
+	done
+	line="${line%;}"
 	echo "$line"
 	rm -f "$tmp"/*.all "$tmp"/*.ratio "$tmp"/*.[0-9]*
 done

@@ -240,7 +240,7 @@ func TestRunRefusesBadParameters(t *testing.T) {
 		{"threshold=abc", `-threshold: "abc"`},
 		{`config={"widht":4}`, `unknown field "widht"`},
 		{"drop-count=100", "-drop 100: want 1 to 24"},
-		{"dataset=mnist", "-p dataset=mnist"},
+		{`config={"dataset":"mnist"}`, `dataset "mnist": want one of fashion-mnist, cifar10`},
 	} {
 		dir, store := t.TempDir(), filepath.Join(t.TempDir(), "run")
 		code, _, stderr := abs("run", "-dir", dir, "-bin", t.TempDir(), "../../pipelines/abs-nb201.yaml", "-p", "store="+store, "-p", tc.param)

@@ -101,7 +101,7 @@ func TestTrapsAreCaught(t *testing.T) {
 		{"untagged image", "value: abs:0.1.0", "value: abs", "image"},
 		{"relative store", "    - name: store\n", "    - name: store\n      value: runs/nb201\n", "store"},
 		{"pull policy", "      imagePullPolicy: IfNotPresent\n      command: [prune]", "      imagePullPolicy: Always\n      command: [prune]", "imagePullPolicy"},
-		{"cifar10", "enum: [fashion-mnist]", "enum: [fashion-mnist, cifar10]", "cifar10"},
+		{"cifar10", "keeps the defaults.\n      value: \"{}\"", "keeps the defaults.\n      value: '{\"dataset\":\"cifar10\"}'", "cifar10"},
 		{"root", "        runAsUser: 65532\n        runAsGroup: 65532\n        allowPrivilegeEscalation", "        runAsUser: 0\n        runAsGroup: 65532\n        allowPrivilegeEscalation", "runAsUser"},
 		{"escalation", "allowPrivilegeEscalation: false", "allowPrivilegeEscalation: true", "allowPrivilegeEscalation"},
 		{"capabilities", "capabilities: {drop: [ALL]}", "capabilities: {drop: [NET_RAW]}", "capabilities"},
@@ -159,11 +159,15 @@ func trapProblems(wf *wfv1.Workflow) []string {
 			if !ok || tag == "" || tag == "latest" {
 				bad("parameter image defaults to %q: want a pinned tag other than latest (Kubernetes pulls :latest on every start)", image)
 			}
-		case "dataset":
-			for _, v := range p.Enum {
-				if v != "fashion-mnist" {
-					bad("parameter dataset offers %s, which the image does not hold", v)
-				}
+		case "config":
+			// The data set is a config field; the image holds Fashion-MNIST only.
+			var conf struct {
+				Dataset string `json:"dataset"`
+			}
+			if err := json.Unmarshal([]byte(p.Value.String()), &conf); err != nil {
+				bad("parameter config defaults to %q: not a JSON object: %v", p.Value.String(), err)
+			} else if conf.Dataset != "" && conf.Dataset != "fashion-mnist" {
+				bad("parameter config sets dataset %s, which the image does not hold", conf.Dataset)
 			}
 		}
 	}

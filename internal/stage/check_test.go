@@ -12,6 +12,7 @@ import (
 	"github.com/abs-nas/abs/artifacts/manifest"
 	"github.com/abs-nas/abs/artifacts/schema"
 	"github.com/abs-nas/abs/artifacts/store/file"
+	"github.com/abs-nas/abs/internal/abs/space"
 	"github.com/abs-nas/abs/internal/step"
 )
 
@@ -59,12 +60,14 @@ func TestStepsRefuseBeforeWork(t *testing.T) {
 		{"unknown config field", "train-supernet", []string{"-config", `{"widht":4}`}, "", `unknown field "widht"`},
 		{"config not JSON", "sample-children", []string{"-config", `{width:4}`}, "", "config -config"},
 		{"config after JSON", "sample-children", []string{"-config", `{} {}`}, "", "text after the JSON object"},
-		{"space", "score-operators", []string{"-config", `{"space":"nb301"}`}, "", "space = nb301"},
+		{"space", "score-operators", []string{"-config", `{"space":"nb301"}`}, "", `space "nb301": want one of nb201, darts, proxyless-gpu, fairnas`},
 		{"epochs", "train-supernet", []string{"-epochs", "-1"}, "", "-epochs -1"},
 		{"negative stage", "prune", []string{"-stage", "-1"}, "", "-stage -1: want 0 or more"},
 		{"negative stage score", "score-operators", []string{"-stage", "-2"}, "", "-stage -2"},
-		{"dataset", "search", []string{"-dataset", "mnist"}, "", `data set "mnist"`},
-		{"policy", "prune", []string{"-policy", "worst"}, "", `-policy "worst"`},
+		{"dataset", "search", []string{"-config", `{"dataset":"mnist"}`}, "", `dataset "mnist": want one of fashion-mnist, cifar10`},
+		{"sampling", "train-supernet", []string{"-config", `{"sampling":"unifrom"}`}, "", `sampling "unifrom": want one of authors, per-cell, whole-net, uniform, fair`},
+		{"per-cell outside nb201", "train-supernet", []string{"-config", `{"space":"fairnas","sampling":"per-cell"}`}, "", "sampling per-cell: not for space fairnas"},
+		{"policy", "prune", []string{"-policy", "worst"}, "", `invalid value "worst" for flag -policy: drop policy "worst": want one of fixed-count, global-tail, one-per-edge, one-per-layer`},
 		{"threshold", "prune", []string{"-threshold", "abc"}, "", "-threshold"},
 		{"drop", "prune", []string{"-drop", "100"}, "", "-drop 100: want 1 to 24"},
 		{"arch", "retrain", []string{"-arch", "|conv~0|"}, "", "-arch"},
@@ -176,7 +179,7 @@ func TestPruneRecordsReset(t *testing.T) {
 			t.Fatal(err)
 		}
 		var rows []schema.OpScore
-		sp, _ := spaceOf("darts")
+		sp := space.DARTS{}
 		for e := range sp.Points() {
 			for o, op := range sp.Ops() {
 				rows = append(rows, schema.OpScore{Edge: int32(e), Op: op.Name, Score: float64(e*10 + o), Samples: 1})
@@ -215,7 +218,8 @@ func TestPruneRecordsReset(t *testing.T) {
 // (TestStepsRefuseBeforeWork's store below a regular file covers an unwritable store there).
 func TestReadOnlyStoreRefused(t *testing.T) {
 	if os.Geteuid() == 0 {
-		t.Skip("SKIPPED: root writes into a read-only folder")
+		asNobody(t, "TestReadOnlyStoreRefused")
+		return
 	}
 	run := t.TempDir()
 	if err := os.Chmod(run, 0o555); err != nil {
@@ -225,5 +229,35 @@ func TestReadOnlyStoreRefused(t *testing.T) {
 	err := TrainSupernet(context.Background(), []string{"-run", run})
 	if err == nil || !strings.Contains(err.Error(), "is not writable") || !step.IsUsage(err) {
 		t.Fatalf("train-supernet on a read-only folder: %v, want a usage error saying it is not writable", err)
+	}
+}
+
+// asNobody runs the named test of this binary again as uid and gid 65534 (setpriv, util-linux), for
+// checks that root would pass by its privileges, and fails unless it passes there.
+func asNobody(t *testing.T, name string) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The binary's own folder is root's alone: a copy nobody can run.
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "stage.test")
+	data, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin, "-test.run=^"+name+"$", "-test.count=1", "-test.v")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TMPDIR=/tmp", "HOME=/tmp")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+name) {
+		t.Fatalf("%s as uid 65534: %v\n%s", name, err, out)
 	}
 }

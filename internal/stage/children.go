@@ -2,7 +2,6 @@ package stage
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 
@@ -25,8 +24,7 @@ func SampleChildren(ctx context.Context, args []string) error {
 }
 
 type sampleChildren struct {
-	stage   int
-	dataset string
+	stage int
 
 	shrunk    space.Shrunk
 	base, cur param.Set
@@ -36,11 +34,10 @@ type sampleChildren struct {
 
 func (s *sampleChildren) flags(fs *flag.FlagSet) {
 	fs.IntVar(&s.stage, "stage", 0, "shrinking stage `N`")
-	fs.StringVar(&s.dataset, "dataset", "fashion-mnist", "data set of the supernet (for FLOPs, and for accuracies with metric accuracy)")
 }
 
 func (s *sampleChildren) check(*job) error {
-	return errors.Join(checkStage(s.stage), checkDataset(s.dataset))
+	return checkStage(s.stage)
 }
 
 func (s *sampleChildren) inputs(*job) []input {
@@ -55,16 +52,13 @@ func (s *sampleChildren) outputs(*job) []output {
 
 func (s *sampleChildren) compute(ctx context.Context, j *job) error {
 	sp, stage := j.sp, s.stage
-	shape, err := shapeOf(s.dataset)
-	if err != nil {
-		return err
-	}
-	flops := j.cfg.flops(shape)
+	flops := j.flops()
 	bound := score.Bound{}
 	if j.cfg.MaxFLOPs > 0 {
 		bound = score.Bound{FLOPs: flops, Max: j.cfg.MaxFLOPs}
 	}
 	var draws []score.Draw
+	var err error
 	size := sp.Size(s.shrunk)
 	if size.IsInt64() && size.Int64() <= j.cfg.ExactLimit {
 		draws, err = score.DrawExact(sp, s.shrunk, j.cfg.ExactLimit, bound)
@@ -76,7 +70,7 @@ func (s *sampleChildren) compute(ctx context.Context, j *job) error {
 	}
 	j.log.Info("drew children", "stage", stage, "space_size", size.String(), "children", len(draws), "exact", len(draws) > 0 && draws[0].Point < 0)
 
-	stats, err := angle.Compute(j.cfg.angleNet(), s.base, params(s.cur))
+	stats, err := angle.Compute(j.angleNet(), s.base, params(s.cur))
 	if err != nil {
 		return fmt.Errorf("stage %d: angle: %w", stage, err)
 	}
@@ -92,8 +86,8 @@ func (s *sampleChildren) compute(ctx context.Context, j *job) error {
 			rows[i].ForOp = sp.Ops()[d.Op].Name
 		}
 	}
-	if j.cfg.Metric == "accuracy" {
-		if err := j.childAccuracies(ctx, s.dataset, s.cur, draws, rows, prog); err != nil {
+	if j.cfg.Metric == MetricAccuracy {
+		if err := j.childAccuracies(ctx, s.cur, draws, rows, prog); err != nil {
 			return err
 		}
 	}
@@ -104,12 +98,12 @@ func (s *sampleChildren) compute(ctx context.Context, j *job) error {
 
 // childAccuracies fills in the validation accuracy of every child with the supernet's weights, with
 // the running BN statistics of training and with Re-BN.
-func (j *job) childAccuracies(ctx context.Context, dataset string, cur param.Set, draws []score.Draw, rows []schema.Child, prog *step.Progress) error {
-	d, err := j.cfg.loadData(dataset, j.common.Seed, false)
+func (j *job) childAccuracies(ctx context.Context, cur param.Set, draws []score.Draw, rows []schema.Child, prog *step.Progress) error {
+	d, err := j.cfg.loadData(j.common.Seed, false)
 	if err != nil {
 		return err
 	}
-	t, err := loadNet(j.cfg, d, cur)
+	t, err := j.loadNet(d, cur)
 	if err != nil {
 		return err
 	}
@@ -147,19 +141,6 @@ func (j *job) childAccuracies(ctx context.Context, dataset string, cur param.Set
 		}
 	}
 	return nil
-}
-
-// imageShape is the shape of a data set's images.
-type imageShape struct{ C, H, Classes int }
-
-func shapeOf(dataset string) (imageShape, error) {
-	switch dataset {
-	case "fashion-mnist":
-		return imageShape{1, 28, 10}, nil
-	case "cifar10":
-		return imageShape{3, 32, 10}, nil
-	}
-	return imageShape{}, fmt.Errorf("data set %q: want fashion-mnist or cifar10", dataset)
 }
 
 // ScoreOperators is the score-operators step: it averages the metric of the children of stage
@@ -274,7 +255,7 @@ func (j *job) correlations(gt *groundTruth, draws []score.Draw, children []schem
 	column("angle", func(c schema.Child) *float64 { return c.Angle })
 	column("valid_acc", func(c schema.Child) *float64 { return c.ValidAcc })
 	column("rebn_acc", func(c schema.Child) *float64 { return c.ReBNAcc })
-	if j.cfg.Metric == "random" {
+	if j.cfg.Metric == MetricRandom {
 		names = append(names, "random")
 		metrics["random"] = values
 	}

@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/abs-nas/abs/internal/abs/angle"
+	"strings"
+
 	"github.com/abs-nas/abs/internal/abs/data"
+	"github.com/abs-nas/abs/internal/abs/family"
 	"github.com/abs-nas/abs/internal/abs/nb201"
-	"github.com/abs-nas/abs/internal/abs/nn"
-	"github.com/abs-nas/abs/internal/abs/space"
+	"github.com/abs-nas/abs/internal/abs/search"
 	"github.com/abs-nas/abs/internal/abs/train"
 )
 
@@ -17,15 +18,16 @@ import (
 // shares, given to each step as -config JSON. Fields left out keep DefaultConfig's values, so a run
 // is described by the few settings it changes; each artifact records the full configuration.
 type Config struct {
-	Space     string  `json:"space"`      // search space: nb201, darts, proxyless-gpu or fairnas
-	Width     int     `json:"width"`      // NB201, DARTS: channels C of the first cells (official 16; DARTS: even)
-	Cells     int     `json:"cells"`      // NB201: cells N per stage (official 5); DARTS: cells in all (authors 8)
-	WidthMult float64 `json:"width_mult"` // ProxylessNAS, FairNAS: width multiplier (1 = the published layout)
+	Space     family.Name `json:"space"`      // search space: nb201, darts, proxyless-gpu or fairnas
+	Width     int         `json:"width"`      // NB201, DARTS: channels C of the first cells (official 16; DARTS: even)
+	Cells     int         `json:"cells"`      // NB201: cells N per stage (official 5); DARTS: cells in all (authors 8)
+	WidthMult float64     `json:"width_mult"` // ProxylessNAS, FairNAS: width multiplier (1 = the published layout)
 
-	DataDir string `json:"data_dir"` // data set folder; empty means the data set's default
-	Train   int    `json:"train"`    // training images drawn from the training split (0 = all)
-	Valid   int    `json:"valid"`    // validation images, disjoint from the training ones
-	Test    int    `json:"test"`     // test images for the retrained model (0 = the whole test split)
+	Dataset Dataset `json:"dataset"`  // data set: fashion-mnist or cifar10
+	DataDir string  `json:"data_dir"` // data set folder; empty means the data set's default
+	Train   int     `json:"train"`    // training images drawn from the training split (0 = all)
+	Valid   int     `json:"valid"`    // validation images, disjoint from the training ones
+	Test    int     `json:"test"`     // test images for the retrained model (0 = the whole test split)
 
 	Batch       int     `json:"batch"`
 	LR          float64 `json:"lr"`     // initial learning rate of the cosine schedule
@@ -35,15 +37,15 @@ type Config struct {
 	// Init is the weight initialisation: authors (the rule of the ABS authors' code for the space:
 	// pytorch for nb201, darts for darts, mobile for proxyless-gpu and fairnas), kaiming (normal),
 	// xavier (uniform), orthogonal, pytorch, darts or mobile (see nn.Init).
-	Init string `json:"init"`
+	Init family.Init `json:"init"`
 	// Sampling is the single-path sampling of the supernet: authors (per-cell for nb201, whole-net
 	// elsewhere), per-cell (nb201 only: every cell draws its own ops each step, as the NB201 code's
 	// forward_urs), whole-net (one child for every cell; "uniform" is the same) or fair (FairNAS).
-	Sampling string `json:"sampling"`
+	Sampling family.Sampling `json:"sampling"`
 	// IdleUpdates says whether parameters trained once keep receiving weight decay and momentum on
 	// the steps whose child does not use them: authors (yes for nb201, as PyTorch 1.x's zero_grad
 	// did in the authors' NB201 runs; no elsewhere, as their DARTS code), on or off.
-	IdleUpdates string `json:"idle_updates"`
+	IdleUpdates family.IdleUpdates `json:"idle_updates"`
 	// BaseEpoch selects the base weights V0 of the angle: 0 takes the supernet's initial weights
 	// (the authors' shrinking script), k ≥ 1 the weights after k epochs of stage 0 (the authors'
 	// published correlation data uses k = 1). The one-time reset of Algorithm 2 still applies.
@@ -56,19 +58,19 @@ type Config struct {
 	// Fitness is what the search step maximises: supernet (a child's validation accuracy with the
 	// last stage's supernet weights and Re-BN statistics) or ground-truth (its test accuracy in the
 	// ground_truth table on ground_truth_dataset: a tabular search that needs no supernet).
-	Fitness string `json:"fitness"`
+	Fitness Fitness `json:"fitness"`
 	// GroundTruthDataset is the column of the ground_truth table that fitness ground-truth uses:
 	// cifar10, cifar100 or imagenet16-120.
-	GroundTruthDataset string `json:"ground_truth_dataset"`
+	GroundTruthDataset nb201.Dataset `json:"ground_truth_dataset"`
 
-	Metric        string `json:"metric"`          // operator score metric: angle, accuracy or random
-	PerOp         int    `json:"children_per_op"` // children per operator in sampled scoring
-	ExactLimit    int64  `json:"exact_limit"`     // score every child when the space has at most this many
-	MaxFLOPs      int64  `json:"max_flops"`       // children over this many multiply-adds are not scored (0 = no bound)
-	ReBN          int    `json:"rebn_batches"`    // training batches over which BN statistics are recomputed
-	Search        string `json:"search"`          // exhaustive, random or evolution
-	SearchBudget  int    `json:"search_budget"`   // children the search may evaluate
-	RetrainEpochs int    `json:"retrain_epochs"`
+	Metric        Metric           `json:"metric"`          // operator score metric: angle, accuracy or random
+	PerOp         int              `json:"children_per_op"` // children per operator in sampled scoring
+	ExactLimit    int64            `json:"exact_limit"`     // score every child when the space has at most this many
+	MaxFLOPs      int64            `json:"max_flops"`       // children over this many multiply-adds are not scored (0 = no bound)
+	ReBN          int              `json:"rebn_batches"`    // training batches over which BN statistics are recomputed
+	Search        search.Algorithm `json:"search"`          // exhaustive, random or evolution
+	SearchBudget  int              `json:"search_budget"`   // children the search may evaluate
+	RetrainEpochs int              `json:"retrain_epochs"`
 }
 
 // DefaultConfig returns the settings of the small default run: a C=8, N=1 NB201 supernet on 2000
@@ -81,17 +83,85 @@ type Config struct {
 func DefaultConfig() Config {
 	o := train.Defaults(1, 0)
 	return Config{
-		Space: "nb201", Width: 8, Cells: 1, WidthMult: 0.25,
-		Train: 2000, Valid: 500, Test: 2000,
+		Space: family.NB201, Width: 8, Cells: 1, WidthMult: 0.25,
+		Dataset: FashionMNIST, Train: 2000, Valid: 500, Test: 2000,
 		Batch: o.Batch, LR: o.LR, LRMin: o.LRMin, Momentum: o.Momentum, WeightDecay: o.WeightDecay,
-		Init: "authors", Sampling: "authors", IdleUpdates: "authors", BaseEpoch: 1,
-		Metric: "angle", PerOp: 1000, ExactLimit: 20000, ReBN: 4,
-		Search: "exhaustive", SearchBudget: 200, RetrainEpochs: 2,
-		Fitness: "supernet", GroundTruthDataset: string(nb201.CIFAR10),
+		Init: family.InitAuthors, Sampling: family.SamplingAuthors, IdleUpdates: family.IdleAuthors, BaseEpoch: 1,
+		Metric: MetricAngle, PerOp: 1000, ExactLimit: 20000, ReBN: 4,
+		Search: search.Exhaustive, SearchBudget: 200, RetrainEpochs: 2,
+		Fitness: FitnessSupernet, GroundTruthDataset: nb201.CIFAR10,
 	}
 }
 
-// Validate reports the first setting out of range, naming it.
+// Fitness names what the search step maximises: supernet or ground-truth.
+type Fitness string
+
+// The fitnesses.
+const (
+	FitnessSupernet    Fitness = "supernet"
+	FitnessGroundTruth Fitness = "ground-truth"
+)
+
+// UnmarshalText sets f to the fitness named text.
+func (f *Fitness) UnmarshalText(text []byte) error {
+	return parseChoice(f, "fitness", text, []Fitness{FitnessSupernet, FitnessGroundTruth})
+}
+
+// Metric names the operator score metric: angle, accuracy or random.
+type Metric string
+
+// The metrics.
+const (
+	MetricAngle    Metric = "angle"
+	MetricAccuracy Metric = "accuracy"
+	MetricRandom   Metric = "random"
+)
+
+// UnmarshalText sets m to the metric named text.
+func (m *Metric) UnmarshalText(text []byte) error {
+	return parseChoice(m, "metric", text, []Metric{MetricAngle, MetricAccuracy, MetricRandom})
+}
+
+// Dataset names the data set of a run: fashion-mnist or cifar10.
+type Dataset string
+
+// The data sets.
+const (
+	FashionMNIST Dataset = "fashion-mnist"
+	CIFAR10      Dataset = "cifar10"
+)
+
+// UnmarshalText sets d to the data set named text.
+func (d *Dataset) UnmarshalText(text []byte) error {
+	return parseChoice(d, "dataset", text, []Dataset{FashionMNIST, CIFAR10})
+}
+
+// image returns the shape of the data set's images and its class count.
+func (d Dataset) image() family.Image {
+	if d == CIFAR10 {
+		return family.Image{C: 3, H: 32, W: 32, Classes: 10}
+	}
+	return family.Image{C: 1, H: 28, W: 28, Classes: 10}
+}
+
+// parseChoice sets *v to the one of valid spelt text, or returns an error naming field and
+// listing the valid values.
+func parseChoice[T ~string](v *T, field string, text []byte, valid []T) error {
+	for _, x := range valid {
+		if string(x) == string(text) {
+			*v = x
+			return nil
+		}
+	}
+	names := make([]string, len(valid))
+	for i, x := range valid {
+		names[i] = string(x)
+	}
+	return fmt.Errorf("%s %q: want one of %s", field, text, strings.Join(names, ", "))
+}
+
+// Validate reports every setting out of range, naming it. Enumerations are checked when they are
+// parsed; Validate checks them again for a Config built in code.
 func (c Config) Validate() error {
 	var errs []error
 	check := func(ok bool, field, want string, got any) {
@@ -99,11 +169,18 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s = %v: want %s", field, got, want))
 		}
 	}
-	_, err := spaceOf(c.Space)
-	check(err == nil, "space", "nb201, darts, proxyless-gpu or fairnas", c.Space)
-	check(c.Width > 0 && (c.Space != "darts" || c.Width%2 == 0), "width", "> 0 (even for darts)", c.Width)
-	check(c.Cells > 0 && (c.Space != "darts" || c.Cells >= 3), "cells", "> 0 (at least 3 for darts: two of them reduce)", c.Cells)
-	check(c.WidthMult > 0, "width_mult", "> 0", c.WidthMult)
+	enum := func(v interface{ UnmarshalText([]byte) error }, text string) {
+		if err := v.UnmarshalText([]byte(text)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	fam, err := family.Lookup(c.Space)
+	if err != nil {
+		errs = append(errs, err)
+	} else if err := fam.Check(c.netSize()); err != nil {
+		errs = append(errs, err)
+	}
+	enum(new(Dataset), string(c.Dataset))
 	check(c.Train >= 0, "train", ">= 0", c.Train)
 	check(c.Valid > 0, "valid", "> 0", c.Valid)
 	check(c.Test >= 0, "test", ">= 0", c.Test)
@@ -111,107 +188,42 @@ func (c Config) Validate() error {
 	check(c.LR > 0 && c.LRMin >= 0 && c.LRMin <= c.LR, "lr, lr_min", "0 <= lr_min <= lr, lr > 0", [2]float64{c.LR, c.LRMin})
 	check(c.Momentum >= 0 && c.Momentum < 1, "momentum", "in [0,1)", c.Momentum)
 	check(c.WeightDecay >= 0, "weight_decay", ">= 0", c.WeightDecay)
-	if c.Init != "authors" {
-		_, err = nn.ParseInit(c.Init)
+	enum(new(family.Init), string(c.Init))
+	enum(new(family.Sampling), string(c.Sampling))
+	if fam != nil && c.Sampling == family.PerCell {
+		if _, err := fam.SamplingOf(c.Sampling); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	check(c.Init == "authors" || err == nil, "init", "authors, kaiming, xavier, orthogonal, pytorch, darts or mobile", c.Init)
-	switch c.Sampling {
-	case "authors", "whole-net", "uniform", "fair":
-	case "per-cell":
-		check(c.Space == "nb201", "sampling", "per-cell only with space nb201", c.Sampling)
-	default:
-		check(false, "sampling", "authors, per-cell, whole-net (or uniform) or fair", c.Sampling)
-	}
-	check(c.IdleUpdates == "authors" || c.IdleUpdates == "on" || c.IdleUpdates == "off", "idle_updates", "authors, on or off", c.IdleUpdates)
+	enum(new(family.IdleUpdates), string(c.IdleUpdates))
 	check(c.BaseEpoch >= 0, "base_epoch", ">= 0 (0 = the initial weights)", c.BaseEpoch)
-	check(c.GroundTruth == "" || c.Space == "nb201", "ground_truth", "a table only for space nb201 (the benchmark covers the NB201 space alone)", c.GroundTruth)
-	check(c.Fitness == "supernet" || c.Fitness == "ground-truth", "fitness", "supernet or ground-truth", c.Fitness)
-	check(c.Fitness != "ground-truth" || c.GroundTruth != "", "fitness", "ground-truth only with ground_truth set to an NB201 table", c.Fitness)
-	_, err = nb201.ParseDataset(c.GroundTruthDataset)
-	check(err == nil, "ground_truth_dataset", "cifar10, cifar100 or imagenet16-120", c.GroundTruthDataset)
-	check(c.Metric == "angle" || c.Metric == "accuracy" || c.Metric == "random", "metric", "angle, accuracy or random", c.Metric)
+	check(c.GroundTruth == "" || fam == nil || fam.Tabular, "ground_truth", "a table only for space nb201 (the benchmark covers the NB201 space alone)", c.GroundTruth)
+	enum(new(Fitness), string(c.Fitness))
+	check(c.Fitness != FitnessGroundTruth || c.GroundTruth != "", "fitness", "ground-truth only with ground_truth set to an NB201 table", c.Fitness)
+	enum(new(nb201.Dataset), string(c.GroundTruthDataset))
+	enum(new(Metric), string(c.Metric))
 	check(c.PerOp > 0, "children_per_op", "> 0", c.PerOp)
 	check(c.ExactLimit >= 0, "exact_limit", ">= 0", c.ExactLimit)
 	check(c.MaxFLOPs >= 0, "max_flops", ">= 0", c.MaxFLOPs)
 	check(c.ReBN >= 0, "rebn_batches", ">= 0", c.ReBN)
-	check(c.Search == "exhaustive" || c.Search == "random" || c.Search == "evolution", "search", "exhaustive, random or evolution", c.Search)
+	enum(new(search.Algorithm), string(c.Search))
 	check(c.SearchBudget > 0, "search_budget", "> 0", c.SearchBudget)
 	check(c.RetrainEpochs > 0, "retrain_epochs", "> 0", c.RetrainEpochs)
 	return errors.Join(errs...)
 }
 
-// options returns the SGD settings for a run of steps steps.
-func (c Config) options(steps int, seed uint64) train.Options {
+// netSize returns the size of the configured supernet.
+func (c Config) netSize() family.Net {
+	return family.Net{Width: c.Width, Cells: c.Cells, WidthMult: c.WidthMult}
+}
+
+// options returns the SGD settings for a run of steps steps of fam's supernet.
+func (c Config) options(fam *family.Family, steps int, seed uint64) train.Options {
 	o := train.Defaults(steps, seed)
 	o.Batch, o.LR, o.LRMin, o.Momentum, o.WeightDecay = c.Batch, c.LR, c.LRMin, c.Momentum, c.WeightDecay
-	o.Init = c.initRule()
-	o.IdleUpdates = c.IdleUpdates == "on" || (c.IdleUpdates == "authors" && c.Space == "nb201")
+	o.Init, _ = fam.InitOf(c.Init) // Validate checked it
+	o.IdleUpdates = fam.IdleOf(c.IdleUpdates)
 	return o
-}
-
-// initRule returns the weight initialisation the configuration selects, resolving "authors" to the
-// rule of the authors' code for the space.
-func (c Config) initRule() nn.Init {
-	if c.Init != "authors" {
-		i, _ := nn.ParseInit(c.Init) // Validate checked it
-		return i
-	}
-	switch c.Space {
-	case "darts":
-		return nn.DARTS
-	case "proxyless-gpu", "fairnas":
-		return nn.Mobile
-	}
-	return nn.PyTorch
-}
-
-// sampling returns the single-path sampling the configuration selects: per-cell, whole-net or
-// fair, resolving "authors" (per-cell for nb201, else whole-net) and the alias "uniform".
-func (c Config) sampling() string {
-	switch c.Sampling {
-	case "authors":
-		if c.Space == "nb201" {
-			return "per-cell"
-		}
-		return "whole-net"
-	case "uniform":
-		return "whole-net"
-	}
-	return c.Sampling
-}
-
-// net returns the shape of the configured supernet for images like set's.
-func (c Config) net(set *data.Set) (nn.Spec, error) {
-	return train.Spec(c.Space, train.NetConfig{Width: c.Width, Cells: c.Cells, WidthMult: c.WidthMult}, set)
-}
-
-// angleNet describes the configured supernet to the angle metric.
-func (c Config) angleNet() angle.Net {
-	switch c.Space {
-	case "darts":
-		return angle.DARTS(c.Width, c.Cells)
-	case "proxyless-gpu":
-		return angle.Mobile(space.ProxylessGPU())
-	case "fairnas":
-		return angle.Mobile(space.FairNAS())
-	}
-	return angle.NB201(c.Width, c.Cells)
-}
-
-// flops returns the multiply-adds of a child of the configured supernet on images of shape.
-func (c Config) flops(shape imageShape) func(space.Child) int64 {
-	switch c.Space {
-	case "darts":
-		return space.DARTSNet{C: c.Width, Layers: c.Cells, Resolution: shape.H, InChannels: shape.C, Classes: shape.Classes}.FLOPs
-	case "proxyless-gpu", "fairnas":
-		m := space.ProxylessGPU()
-		if c.Space == "fairnas" {
-			m = space.FairNAS()
-		}
-		m.InChannels, m.Classes = shape.C, shape.Classes
-		return func(ch space.Child) int64 { return m.FLOPs(ch, shape.H, c.WidthMult) }
-	}
-	return space.NB201Net{C: c.Width, N: c.Cells, Resolution: shape.H, InChannels: shape.C, Classes: shape.Classes}.FLOPs
 }
 
 // steps returns the number of SGD steps of epochs passes over n images.
@@ -225,12 +237,13 @@ type splits struct {
 	train, valid, test *data.Set
 }
 
-// loadData reads the named data set and draws the run's splits, deterministically by seed.
-func (c Config) loadData(dataset string, seed uint64, withTest bool) (*splits, error) {
+// loadData reads the configured data set and draws the run's splits, deterministically by seed.
+func (c Config) loadData(seed uint64, withTest bool) (*splits, error) {
+	dataset := c.Dataset
 	var full, test *data.Set
 	var err error
 	switch dataset {
-	case "fashion-mnist":
+	case FashionMNIST:
 		dir := c.DataDir
 		if dir == "" {
 			dir = data.FashionMNISTDir
@@ -238,7 +251,7 @@ func (c Config) loadData(dataset string, seed uint64, withTest bool) (*splits, e
 		if full, err = data.FashionMNIST(dir, "train"); err == nil && withTest {
 			test, err = data.FashionMNIST(dir, "test")
 		}
-	case "cifar10":
+	case CIFAR10:
 		if c.DataDir == "" {
 			return nil, fmt.Errorf("data set cifar10: set data_dir in -config to the folder of data_batch_1.bin … test_batch.bin")
 		}
@@ -250,7 +263,7 @@ func (c Config) loadData(dataset string, seed uint64, withTest bool) (*splits, e
 			test, err = data.LoadCIFAR10(c.DataDir + "/test_batch.bin")
 		}
 	default:
-		return nil, fmt.Errorf("data set %q: want fashion-mnist or cifar10", dataset)
+		return nil, new(Dataset).UnmarshalText([]byte(dataset))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", dataset, err)

@@ -25,7 +25,7 @@ type fitness struct {
 // input reads what the objective is made of: the table, or the supernet of stage.
 func (f *fitness) input(stage int) input {
 	return func(ctx context.Context, j *job) error {
-		if j.cfg.Fitness == "ground-truth" {
+		if j.cfg.Fitness == FitnessGroundTruth {
 			return groundTruthInput(&f.gt)(ctx, j)
 		}
 		return weightsInput(supernetKey(stage), fmt.Sprintf("supernet of stage %d", stage), &f.weights)(ctx, j)
@@ -33,20 +33,16 @@ func (f *fitness) input(stage int) input {
 }
 
 // metric builds the objective; for the supernet it loads the data set.
-func (f *fitness) metric(ctx context.Context, j *job, dataset string) (score.Metric, error) {
+func (f *fitness) metric(ctx context.Context, j *job) (score.Metric, error) {
 	if f.gt != nil {
-		d, err := nb201.ParseDataset(j.cfg.GroundTruthDataset) // Validate checked it
-		if err != nil {
-			return nil, err
-		}
-		return tableMetric{nb201.Oracle{Table: f.gt.table, Dataset: d}, f.gt.path}, nil
+		return tableMetric{nb201.Oracle{Table: f.gt.table, Dataset: j.cfg.GroundTruthDataset}, f.gt.path}, nil
 	}
 	seed := j.common.Seed
-	d, err := j.cfg.loadData(dataset, seed, false)
+	d, err := j.cfg.loadData(seed, false)
 	if err != nil {
 		return nil, err
 	}
-	net, err := loadNet(j.cfg, d, f.weights)
+	net, err := j.loadNet(d, f.weights)
 	if err != nil {
 		return nil, err
 	}

@@ -93,8 +93,8 @@ func TestSearchGroundTruth(t *testing.T) {
 func TestFitnessConfig(t *testing.T) {
 	for _, c := range []struct{ conf, want string }{
 		{`{"fitness":"ground-truth"}`, "fitness = ground-truth: want ground-truth only with ground_truth set"},
-		{`{"fitness":"table"}`, "fitness = table: want supernet or ground-truth"},
-		{`{"ground_truth_dataset":"cifar-10"}`, "ground_truth_dataset = cifar-10: want cifar10, cifar100 or imagenet16-120"},
+		{`{"fitness":"table"}`, `fitness "table": want one of supernet, ground-truth`},
+		{`{"ground_truth_dataset":"cifar-10"}`, `nb201 data set "cifar-10": want one of cifar10, cifar100, imagenet16-120`},
 	} {
 		err := Search(context.Background(), []string{"-run", t.TempDir(), "-stage", "0", "-config", c.conf})
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -93,16 +93,15 @@ func readParams(t *testing.T, dir string) map[string]string {
 //     outputs record its new sha256;
 //   - flag: a changed flag of the step's own computes again, and the outputs record its value.
 //
-// Score-operators has no flag of its own but -stage (which names other inputs and outputs), the
-// search's -dataset names the supernet's data (so TestStepProtocolBenchmark changes it, where it
-// only sets the FLOPs), and retrain reads no artifact (its architecture is a flag): those cases
-// are left out here.
+// Sample-children, score-operators and search have no flag of their own but -stage (which names
+// other inputs and outputs; the data set is config field dataset), and retrain reads no artifact
+// (its architecture is a flag): those cases are left out here.
 func TestStepProtocol(t *testing.T) {
 	base, params := tinyRun(t, protoConfig)
 	const otherArch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 	checkProtocol(t, base, protoConfig, params, []protoCase{
 		{"train-supernet", []string{"-stage", "1", "-epochs", "1"}, []string{baseKey(1), supernetKey(1), metricsKey(1)}, supernetKey(0), []string{"-epochs", "2"}},
-		{"sample-children", []string{"-stage", "0"}, []string{childrenKey(0)}, supernetKey(0), []string{"-dataset", "cifar10"}},
+		{"sample-children", []string{"-stage", "0"}, []string{childrenKey(0)}, supernetKey(0), nil},
 		{"score-operators", []string{"-stage", "0"}, []string{scoresKey(0)}, childrenKey(0), nil},
 		{"prune", []string{"-stage", "0", "-policy", "global-tail", "-drop", "10", "-threshold", "64"}, []string{spaceKey(0), decisionsKey(0), shrinkKey(0)}, scoresKey(0), []string{"-drop", "11"}},
 		{"search", []string{"-stage", "0"}, []string{candidatesKey}, supernetKey(0), nil},
@@ -112,7 +111,7 @@ func TestStepProtocol(t *testing.T) {
 
 // TestStepProtocolBenchmark is TestStepProtocol's check in benchmark mode (config ground_truth),
 // where score-operators and prune write one output more, and the search reads the table instead
-// of a supernet: its -dataset (which only sets the FLOPs then) is a flag to change.
+// of a supernet.
 func TestStepProtocolBenchmark(t *testing.T) {
 	needShared(t)
 	table, err := filepath.Abs(sharedTable)
@@ -124,7 +123,7 @@ func TestStepProtocolBenchmark(t *testing.T) {
 	checkProtocol(t, base, config, params, []protoCase{
 		{"score-operators", []string{"-stage", "0"}, []string{scoresKey(0), correlationsKey(0)}, childrenKey(0), nil},
 		{"prune", []string{"-stage", "0", "-policy", "global-tail", "-drop", "10", "-threshold", "64"}, []string{spaceKey(0), decisionsKey(0), shrinkKey(0), opTruthKey(0)}, scoresKey(0), []string{"-threshold", "1e9"}},
-		{"search", []string{"-stage", "0"}, []string{candidatesKey}, spaceKey(0), []string{"-dataset", "cifar10"}},
+		{"search", []string{"-stage", "0"}, []string{candidatesKey}, spaceKey(0), nil},
 	})
 }
 

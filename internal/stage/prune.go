@@ -27,7 +27,7 @@ func Prune(ctx context.Context, args []string) error {
 
 type prune struct {
 	stage     int
-	policy    string
+	policy    shrink.Policy
 	drop      int
 	threshold string
 	cfg       shrink.Config // of the flags, once checked
@@ -44,7 +44,8 @@ type prune struct {
 
 func (p *prune) flags(fs *flag.FlagSet) {
 	fs.IntVar(&p.stage, "stage", 0, "shrinking stage `N`")
-	fs.StringVar(&p.policy, "policy", string(shrink.FixedCount), "drop policy: fixed-count, global-tail, one-per-edge or one-per-layer")
+	p.policy = shrink.FixedCount
+	fs.Var(&p.policy, "policy", "drop `policy`: fixed-count, global-tail, one-per-edge or one-per-layer")
 	fs.IntVar(&p.drop, "drop", 20, "operators dropped per stage by fixed-count and global-tail")
 	fs.StringVar(&p.threshold, "threshold", "64", "stop shrinking once the space has at most this many children (an integer; 1e6 notation is accepted)")
 }
@@ -54,7 +55,7 @@ func (p *prune) check(j *job) error {
 	if err != nil {
 		err = fmt.Errorf("-threshold: %w", err)
 	}
-	p.cfg = shrink.Config{Policy: shrink.Policy(p.policy), K: p.drop, Threshold: thr}
+	p.cfg = shrink.Config{Policy: p.policy, K: p.drop, Threshold: thr}
 	var perr error
 	switch p.cfg.Policy {
 	case shrink.FixedCount, shrink.GlobalTail:
@@ -62,9 +63,6 @@ func (p *prune) check(j *job) error {
 		full := j.sp.Full()
 		perr = check(p.drop >= 1 && p.drop <= full.NumOps()-j.sp.Points(), "-drop %d: want 1 to %d (the %s space has %d ops on %d edges or layers, each of which keeps one)",
 			p.drop, full.NumOps()-j.sp.Points(), j.sp.Name(), full.NumOps(), j.sp.Points())
-	case shrink.OnePerEdge, shrink.OnePerLayer:
-	default:
-		perr = fmt.Errorf("-policy %q: want fixed-count, global-tail, one-per-edge or one-per-layer", p.policy)
 	}
 	return errors.Join(checkStage(p.stage), err, perr)
 }

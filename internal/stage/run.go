@@ -45,7 +45,12 @@ import (
 	"github.com/abs-nas/abs/artifacts/manifest"
 	"github.com/abs-nas/abs/artifacts/schema"
 	"github.com/abs-nas/abs/artifacts/store"
+	"github.com/abs-nas/abs/internal/abs/angle"
+	"github.com/abs-nas/abs/internal/abs/data"
+	"github.com/abs-nas/abs/internal/abs/family"
+	"github.com/abs-nas/abs/internal/abs/nn"
 	"github.com/abs-nas/abs/internal/abs/space"
+	"github.com/abs-nas/abs/internal/abs/train"
 	"github.com/abs-nas/abs/internal/step"
 )
 
@@ -108,7 +113,8 @@ type job struct {
 	name   string
 	common step.Common
 	cfg    Config
-	sp     space.Space       // the configuration's search space
+	fam    *family.Family    // the configuration's search space and all that depends on it
+	sp     space.Space       // fam.Space
 	flags  map[string]string // the step's own flags, recorded in provenance
 	st     store.Store
 	inputs []schema.Input
@@ -137,7 +143,7 @@ func newJob(ctx context.Context, name string, c step.Common, fs *flag.FlagSet, c
 	if err := cfg.Validate(); err != nil {
 		return nil, step.Usage(fmt.Errorf("config: %w", err))
 	}
-	sp, err := spaceOf(cfg.Space)
+	fam, err := family.Lookup(cfg.Space)
 	if err != nil {
 		return nil, step.Usage(err)
 	}
@@ -147,7 +153,7 @@ func newJob(ctx context.Context, name string, c step.Common, fs *flag.FlagSet, c
 			flags[f.Name] = f.Value.String()
 		}
 	})
-	j := &job{name: name, common: c, cfg: cfg, sp: sp, flags: flags, log: slog.Default(), checkOnly: checking(ctx)}
+	j := &job{name: name, common: c, cfg: cfg, fam: fam, sp: fam.Space, flags: flags, log: slog.Default(), checkOnly: checking(ctx)}
 	if check != nil {
 		if err := check(j); err != nil {
 			return nil, step.Usage(err)
@@ -377,19 +383,20 @@ func (j *job) record(ctx context.Context, objs ...schema.Object) error {
 	return nil
 }
 
-// spaceOf returns the search space the configuration names.
-func spaceOf(name string) (space.Space, error) {
-	switch name {
-	case "nb201":
-		return space.NB201{}, nil
-	case "darts":
-		return space.DARTS{}, nil
-	case "proxyless-gpu":
-		return space.ProxylessGPU(), nil
-	case "fairnas":
-		return space.FairNAS(), nil
-	}
-	return nil, fmt.Errorf("space %q: want nb201, darts, proxyless-gpu or fairnas", name)
+// net returns the configured supernet of the job's space for images like set's.
+func (j *job) net(set *data.Set) (nn.Spec, error) {
+	return j.fam.Spec(j.cfg.netSize(), family.Image{C: set.C, H: set.H, W: set.W, Classes: set.Classes})
+}
+
+// options returns the SGD settings for a run of steps steps.
+func (j *job) options(steps int, seed uint64) train.Options { return j.cfg.options(j.fam, steps, seed) }
+
+// angleNet describes the configured supernet to the angle metric.
+func (j *job) angleNet() angle.Net { return j.fam.Angle(j.cfg.netSize()) }
+
+// flops returns the multiply-adds of a child of the configured supernet on the run's images.
+func (j *job) flops() func(space.Child) int64 {
+	return j.fam.FLOPs(j.cfg.netSize(), j.cfg.Dataset.image())
 }
 
 // shrunkOf converts space rows to a Shrunk, checking that every (edge, op) of sp appears once.
@@ -471,13 +478,4 @@ func check(ok bool, format string, args ...any) error {
 // checkStage refuses a negative -stage.
 func checkStage(stage int) error {
 	return check(stage >= 0, "-stage %d: want 0 or more (0 is the first stage)", stage)
-}
-
-// checkDataset refuses a data set the steps cannot read.
-func checkDataset(dataset string) error {
-	_, err := shapeOf(dataset)
-	if err != nil {
-		return fmt.Errorf("-dataset: %w", err)
-	}
-	return nil
 }

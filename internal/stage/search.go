@@ -28,8 +28,7 @@ func Search(ctx context.Context, args []string) error {
 }
 
 type searchStep struct {
-	dataset string
-	stage   int
+	stage int
 
 	shrunk space.Shrunk
 	fit    fitness
@@ -38,13 +37,12 @@ type searchStep struct {
 }
 
 func (s *searchStep) flags(fs *flag.FlagSet) {
-	fs.StringVar(&s.dataset, "dataset", "fashion-mnist", "data set of the supernet: fashion-mnist or cifar10")
 	fs.IntVar(&s.stage, "stage", -1, "the last shrinking stage (required): its pruned space is searched under its supernet")
 }
 
 func (s *searchStep) check(j *job) error {
 	// In a Check the stage is unknown: the pipeline passes it out of its recursion.
-	return errors.Join(checkDataset(s.dataset),
+	return errors.Join(
 		check(s.stage >= 0 || j.checkOnly, "-stage %d: want the last shrinking stage, 0 or more (required)", s.stage))
 }
 
@@ -58,15 +56,12 @@ func (s *searchStep) outputs(*job) []output {
 
 func (s *searchStep) compute(ctx context.Context, j *job) error {
 	sp := j.sp
-	metric, err := s.fit.metric(ctx, j, s.dataset)
+	metric, err := s.fit.metric(ctx, j)
 	if err != nil {
 		return err
 	}
 	budget := j.cfg.SearchBudget
-	algo, err := search.ParseAlgorithm(j.cfg.Search)
-	if err != nil {
-		return err
-	}
+	algo := j.cfg.Search
 	prog := step.NewProgress("search", budget)
 	cfg := search.Config{Algorithm: algo, MaxEvals: budget, Seed: derive(j.common.Seed, "search", 0),
 		Population: min(20, budget), SampleSize: min(5, budget), Cycles: budget,
@@ -78,11 +73,7 @@ func (s *searchStep) compute(ctx context.Context, j *job) error {
 		return fmt.Errorf("search the space of stage %d: %w", s.stage, err)
 	}
 	prog.Done()
-	shape, err := shapeOf(s.dataset)
-	if err != nil {
-		return err
-	}
-	flops := j.cfg.flops(shape)
+	flops := j.flops()
 	s.rows = make([]schema.Candidate, len(res.Candidates))
 	for i, cand := range res.Candidates {
 		s.rows[i] = schema.Candidate{Round: int32(cand.Iteration), ID: int64(i), Ops: opNames(sp, cand.Child), FLOPs: flops(cand.Child), Fitness: cand.Value}
@@ -124,12 +115,12 @@ func bestOf(sp space.Space, rows []schema.Candidate) (string, error) {
 }
 
 // loadNet returns a network of the run's shape holding a checkpoint's weights and BN statistics.
-func loadNet(cfg Config, d *splits, ck param.Set) (*train.Trainer, error) {
-	spec, err := cfg.net(d.train)
+func (j *job) loadNet(d *splits, ck param.Set) (*train.Trainer, error) {
+	spec, err := j.net(d.train)
 	if err != nil {
 		return nil, err
 	}
-	t, err := train.Resume(train.Checkpoint{Weights: ck}, spec, d.train, nil, cfg.options(1, 0))
+	t, err := train.Resume(train.Checkpoint{Weights: ck}, spec, d.train, nil, j.options(1, 0))
 	if err != nil {
 		return nil, fmt.Errorf("load supernet: %w", err)
 	}
@@ -145,8 +136,8 @@ func Retrain(ctx context.Context, args []string) error {
 }
 
 type retrain struct {
-	arch, dataset string
-	child         space.Child // of arch, once checked
+	arch  string
+	child space.Child // of arch, once checked
 
 	weights []schema.Weight
 	epochs  []schema.Epoch
@@ -154,18 +145,17 @@ type retrain struct {
 
 func (r *retrain) flags(fs *flag.FlagSet) {
 	fs.StringVar(&r.arch, "arch", "", "architecture to train, in the space's encoding (NB201: |op~0|+|op~0|op~1|+|op~0|op~1|op~2|)")
-	fs.StringVar(&r.dataset, "dataset", "fashion-mnist", "data set: fashion-mnist or cifar10")
 }
 
 func (r *retrain) check(j *job) error {
 	if r.arch == "" && j.checkOnly {
-		return checkDataset(r.dataset) // the architecture is the search's output
+		return nil // the architecture is the search's output
 	}
 	var err error
 	if r.child, err = j.sp.Parse(r.arch); err != nil {
 		err = fmt.Errorf("-arch: %w", err)
 	}
-	return errors.Join(err, checkDataset(r.dataset))
+	return err
 }
 
 // inputs is none: the architecture is a flag, and the data set is read from its folder.
@@ -176,7 +166,7 @@ func (r *retrain) outputs(*job) []output {
 }
 
 func (r *retrain) compute(ctx context.Context, j *job) error {
-	d, err := j.cfg.loadData(r.dataset, j.common.Seed, true)
+	d, err := j.cfg.loadData(j.common.Seed, true)
 	if err != nil {
 		return err
 	}
@@ -185,11 +175,11 @@ func (r *retrain) compute(ctx context.Context, j *job) error {
 	total := j.cfg.RetrainEpochs * perEpoch
 	j.log.Info("retraining", "arch", r.arch, "epochs", j.cfg.RetrainEpochs, "steps", total, "images", d.train.N)
 	start := time.Now()
-	spec, err := j.cfg.net(d.train)
+	spec, err := j.net(d.train)
 	if err != nil {
 		return err
 	}
-	res, err := train.Standalone(ctx, spec, r.child, d.train, d.test, j.cfg.options(total, seed))
+	res, err := train.Standalone(ctx, spec, r.child, d.train, d.test, j.options(total, seed))
 	if err != nil {
 		return fmt.Errorf("retrain %s: %w", r.arch, err)
 	}

@@ -71,9 +71,9 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("defaults: %v", err)
 	}
 	c := DefaultConfig()
-	c.Metric, c.Width, c.Init = "loss", 0, "he"
+	c.Metric, c.Width, c.Init, c.Search = "loss", 0, "he", "grid"
 	err := c.Validate()
-	for _, want := range []string{"metric = loss", "width = 0", "init = he"} {
+	for _, want := range []string{`metric "loss": want one of angle, accuracy, random`, "width = 0: want > 0", `init "he": want one of authors, kaiming, xavier, orthogonal, pytorch, darts, mobile`, `search "grid": want one of exhaustive, random, evolution`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("got %v, want it to mention %q", err, want)
 		}

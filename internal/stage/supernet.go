@@ -31,7 +31,6 @@ func TrainSupernet(ctx context.Context, args []string) error {
 
 type trainSupernet struct {
 	stage, epochs int
-	dataset       string
 
 	shrunk     space.Shrunk
 	prev, base param.Set // stage > 0: the supernet to continue from, and the base weights kept
@@ -44,11 +43,10 @@ type trainSupernet struct {
 func (t *trainSupernet) flags(fs *flag.FlagSet) {
 	fs.IntVar(&t.stage, "stage", 0, "shrinking stage `N` (0 = the first, on the whole space)")
 	fs.IntVar(&t.epochs, "epochs", 2, "training epochs of this stage (at stage 0 more than config base_epoch)")
-	fs.StringVar(&t.dataset, "dataset", "fashion-mnist", "training data set: fashion-mnist or cifar10")
 }
 
 func (t *trainSupernet) check(j *job) error {
-	return errors.Join(checkStage(t.stage), checkDataset(t.dataset),
+	return errors.Join(checkStage(t.stage),
 		check(t.epochs >= 1, "-epochs %d: want at least 1", t.epochs),
 		// The base must differ from the trained weights, or every angle is 0.
 		check(t.stage > 0 || j.cfg.BaseEpoch < t.epochs, "config base_epoch = %d with -epochs %d at stage 0: want base_epoch < epochs (the base weights must be older than the trained ones)", j.cfg.BaseEpoch, t.epochs))
@@ -82,18 +80,18 @@ func (t *trainSupernet) compute(ctx context.Context, j *job) error {
 		j.log.Info("resetting the base weights to the current weights", "after_stage", stage-1, "rule", fmt.Sprintf("more than %d ops removed", shrink.DefaultResetAfter))
 		base = params(t.prev)
 	}
-	d, err := j.cfg.loadData(t.dataset, j.common.Seed, false)
+	d, err := j.cfg.loadData(j.common.Seed, false)
 	if err != nil {
 		return err
 	}
 	seed := derive(j.common.Seed, "train-supernet", stage)
-	sampler, err := j.sampler(sp, t.shrunk, seed)
+	sampler, err := j.sampler(t.shrunk, seed)
 	if err != nil {
 		return err
 	}
 	total := j.cfg.steps(t.epochs, d.train.N)
-	opts := j.cfg.options(total, seed)
-	net, err := j.cfg.net(d.train)
+	opts := j.options(total, seed)
+	net, err := j.net(d.train)
 	if err != nil {
 		return err
 	}
@@ -165,17 +163,8 @@ func params(ck param.Set) param.Set {
 }
 
 // sampler returns the single-path sampler the configuration names.
-func (j *job) sampler(sp space.Space, s space.Shrunk, seed uint64) (train.Sampler, error) {
-	var smp space.Sampler
-	var err error
-	switch j.cfg.sampling() {
-	case "fair":
-		smp, err = space.NewFair(sp, s, seed)
-	case "per-cell":
-		smp, err = space.NewPerCell(s, 3*j.cfg.Cells, seed)
-	default:
-		smp, err = space.NewUniform(sp, s, seed)
-	}
+func (j *job) sampler(s space.Shrunk, seed uint64) (train.Sampler, error) {
+	smp, err := j.fam.Sampler(j.cfg.Sampling, j.cfg.netSize(), s, seed)
 	if err != nil {
 		return nil, err
 	}

@@ -87,29 +87,33 @@ func NB201(c, n int) Net {
 }
 
 // DARTS returns the Net of a DARTS search supernet with c channels in the first cells and the
-// given number of cells (the authors' CIFAR-10 supernet: c=16, 8 cells): cells cell0 … are normal
-// except those at layers/3 and 2·layers/3, which are reduce cells that double the width. Normal
-// cells read choice points 0–13 of the child, reduce cells 14–27. The 16 paths of each cell run
+// given number of cells (the authors' CIFAR-10 supernet: c=16, 8 cells): cells cell0 … laid out
+// as space.DARTSCell says (normal, or reduce cells that double the width), each reading the
+// child's choice points from the cell's first one. The 16 paths of each cell run
 // from an input node through increasing intermediate nodes to node 5 (space.DARTSPaths). Weights
 // found under an op without weights of its own, such as the FactorizedReduce of skip_connect on a
 // stride-2 edge, are appended like any other op weights.
 func DARTS(c, layers int) Net {
-	normal := &Graph{Paths: space.DARTSPaths}
-	reduce := &Graph{Paths: space.DARTSPaths}
-	for e := range space.DARTSEdges {
-		name := fmt.Sprintf("edge%d", e)
-		normal.Edges = append(normal.Edges, Edge{Name: name, Slot: e})
-		reduce.Edges = append(reduce.Edges, Edge{Name: name, Slot: space.DARTSEdges + e})
+	graphs := map[int]*Graph{} // by the cell's first choice point: one per cell type
+	graph := func(first int) *Graph {
+		if g, ok := graphs[first]; ok {
+			return g
+		}
+		g := &Graph{Paths: space.DARTSPaths}
+		for e := range space.DARTSEdges {
+			g.Edges = append(g.Edges, Edge{Name: fmt.Sprintf("edge%d", e), Slot: first + e})
+		}
+		graphs[first] = g
+		return g
 	}
 	net := Net{Ops: space.DARTS{}.Ops()}
 	w := c
 	for i := range layers {
-		g := normal
-		if i == layers/3 || i == 2*layers/3 {
+		red, first := space.DARTSCell(i, layers)
+		if red {
 			w *= 2
-			g = reduce
 		}
-		net.Units = append(net.Units, Unit{Prefix: fmt.Sprintf("cell%d", i), Channels: w, Graph: g})
+		net.Units = append(net.Units, Unit{Prefix: fmt.Sprintf("cell%d", i), Channels: w, Graph: graph(first)})
 	}
 	return net
 }

@@ -48,6 +48,16 @@ func ParseDataset(name string) (Dataset, error) {
 	return "", fmt.Errorf("nb201 data set %q: want one of cifar10, cifar100, imagenet16-120", name)
 }
 
+// UnmarshalText sets d to the data set named text; an unknown name is an error listing the
+// valid ones.
+func (d *Dataset) UnmarshalText(text []byte) error {
+	v, err := ParseDataset(string(text))
+	if err == nil {
+		*d = v
+	}
+	return err
+}
+
 func (d Dataset) column() int {
 	for i, x := range Datasets {
 		if x == d {

@@ -5,10 +5,11 @@ import (
 	"sync"
 
 	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/abs-nas/abs/internal/abs/nn/sgemm"
 )
 
 // Conv2d convolves the NCHW node x with the O×C×k×k weights w (square kernel, no bias) at stride s
@@ -28,8 +29,8 @@ import (
 // relu is set (PyTorch's choice at 0), else 1. Fusing the ReLU saves a pass over x and its
 // gradient node: NB201 puts a ReLU before every convolution but the stem's and the shortcut's.
 // Convolutions that keep the image size at stride 1 skip the im2col altogether (see shiftconv.go).
-// The matrix multiplies use the BLAS registered with gonum's blas32/blas64: gonum's pure-Go
-// implementation, or OpenBLAS with the openblas build tag.
+// The matrix multiplies go through gemm: float32 to package sgemm (or OpenBLAS with the openblas
+// build tag), float64 to the BLAS registered with gonum's blas64.
 func Conv2d(x, w *gorgonia.Node, s, p int, relu bool) (*gorgonia.Node, error) {
 	xs, ws := x.Shape(), w.Shape()
 	if xs.Dims() != 4 || ws.Dims() != 4 || ws[1] != xs[1] || ws[2] != ws[3] {
@@ -115,9 +116,15 @@ func (g convGeom) span(v, w, ow int) (int, int) {
 // column (b·OH+i)·OW+j holds r(x[b,c,i·s−p+u,j·s−p+v]), 0 outside the image.
 func im2col[T float](g convGeom, x []T, b, c, h, w int, col []T) {
 	oh, ow := poolOut(h, g.k, g.s, g.p), poolOut(w, g.k, g.s, g.p)
+	parallel(c, c*g.k*g.k*b*oh*ow, func(c0, c1 int) { im2colRange(g, x, b, c, h, w, col, c0, c1) })
+}
+
+// im2colRange is im2col for the input channels [c0, c1).
+func im2colRange[T float](g convGeom, x []T, b, c, h, w int, col []T, c0, c1 int) {
+	oh, ow := poolOut(h, g.k, g.s, g.p), poolOut(w, g.k, g.s, g.p)
 	n := oh * ow
 	ld := b * n
-	for ch := 0; ch < c; ch++ {
+	for ch := c0; ch < c1; ch++ {
 		for u := 0; u < g.k; u++ {
 			for v := 0; v < g.k; v++ {
 				row := col[((ch*g.k+u)*g.k+v)*ld:][:ld]
@@ -165,9 +172,15 @@ func im2col[T float](g convGeom, x []T, b, c, h, w int, col []T) {
 // im2col read it from; it is the adjoint of im2col without the ReLU. dx must be zero on entry.
 func col2im[T float](g convGeom, col []T, b, c, h, w int, dx []T) {
 	oh, ow := poolOut(h, g.k, g.s, g.p), poolOut(w, g.k, g.s, g.p)
+	parallel(c, c*g.k*g.k*b*oh*ow, func(c0, c1 int) { col2imRange(g, col, b, c, h, w, dx, c0, c1) })
+}
+
+// col2imRange is col2im for the input channels [c0, c1).
+func col2imRange[T float](g convGeom, col []T, b, c, h, w int, dx []T, c0, c1 int) {
+	oh, ow := poolOut(h, g.k, g.s, g.p), poolOut(w, g.k, g.s, g.p)
 	n := oh * ow
 	ld := b * n
-	for ch := 0; ch < c; ch++ {
+	for ch := c0; ch < c1; ch++ {
 		for u := 0; u < g.k; u++ {
 			for v := 0; v < g.k; v++ {
 				row := col[((ch*g.k+u)*g.k+v)*ld:][:ld]
@@ -367,9 +380,18 @@ func (c *convCache) doneGy(s any, shared bool) {
 	c.gy, c.gyRun = s, c.run
 }
 
-// gemm computes C = op(A)·op(B) + beta·C for row-major matrices, op(A) m×k and op(B) k×n, with the
-// BLAS implementation registered in blas32 or blas64 (gonum's pure-Go one unless replaced).
+// sgemm32 multiplies float32 matrices: package sgemm (an AVX2+FMA micro-kernel on every core
+// GOMAXPROCS allows, or gonum's pure-Go Sgemm on other CPUs), or OpenBLAS with the openblas build
+// tag.
+var sgemm32 = sgemm.Sgemm
+
+// gemm computes C = op(A)·op(B) + beta·C for row-major matrices, op(A) m×k and op(B) k×n: float32
+// through sgemm32, float64 (the gradient checks) through the BLAS registered in blas64.
 func gemm[T float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	if av, ok := any(a).([]float32); ok {
+		sgemm32(tA, tB, m, n, k, av, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+		return
+	}
 	ta, tb := blas.NoTrans, blas.NoTrans
 	if tA {
 		ta = blas.Trans
@@ -377,12 +399,7 @@ func gemm[T float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, bet
 	if tB {
 		tb = blas.Trans
 	}
-	switch av := any(a).(type) {
-	case []float32:
-		blas32.Implementation().Sgemm(ta, tb, m, n, k, 1, av, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
-	case []float64:
-		blas64.Implementation().Dgemm(ta, tb, m, n, k, 1, av, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
-	}
+	blas64.Implementation().Dgemm(ta, tb, m, n, k, 1, any(a).([]float64), lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
 }
 
 // Scratch buffers (im2col matrices and the like) live only inside one op's computation, so they are

@@ -44,7 +44,10 @@ func (c DARTSConfig) Validate() error {
 }
 
 // reduce reports whether cell l is a reduce cell.
-func (c DARTSConfig) reduce(l int) bool { return l == c.Cells/3 || l == 2*c.Cells/3 }
+func (c DARTSConfig) reduce(l int) bool {
+	red, _ := space.DARTSCell(l, c.Cells)
+	return red
+}
 
 // Build returns NewDARTS(c, dt, init, seed).
 func (c DARTSConfig) Build(dt tensor.Dtype, init Init, seed uint64) (Supernet, error) {
@@ -67,7 +70,7 @@ func (c DARTSConfig) Build(dt tensor.Dtype, init Init, seed uint64) (Supernet, e
 // Batch norms inside cells have no affine parameters (affine=False, as in the search supernet).
 type DARTSNet struct {
 	Config DARTSConfig
-	weightSet
+	body
 }
 
 // dartsOpName returns the space's name of DARTS op code o.
@@ -81,7 +84,8 @@ func NewDARTS(cfg DARTSConfig, dt tensor.Dtype, init Init, seed uint64) (*DARTSN
 	if dt != tensor.Float32 && dt != tensor.Float64 {
 		return nil, fmt.Errorf("net dtype %v, want float32 or float64", dt)
 	}
-	n := &DARTSNet{Config: cfg, weightSet: weightSet{Dtype: dt, Stats: map[string]*Stats{}}}
+	n := &DARTSNet{Config: cfg, body: newBody(dt, Shape{InC: cfg.InC, H: cfg.H, W: cfg.W, Classes: cfg.Classes})}
+	n.arch = n
 	shapes := map[string][]int{}
 	bn := func(name string, c int) { n.Stats[name] = NewStats(c) }
 	cs := 3 * cfg.C
@@ -139,17 +143,6 @@ func NewDARTS(cfg DARTSConfig, dt tensor.Dtype, init Init, seed uint64) (*DARTSN
 	return n, nil
 }
 
-// Shape returns the input shape and classes of n.Config.
-func (n *DARTSNet) Shape() Shape {
-	return Shape{InC: n.Config.InC, H: n.Config.H, W: n.Config.W, Classes: n.Config.Classes}
-}
-
-// Input converts a batch of images to a tensor of the net's dtype.
-func (n *DARTSNet) Input(images []float32, batch int) (*tensor.Dense, error) {
-	c := n.Config
-	return input(n.Dtype, images, batch, c.InC, c.H, c.W)
-}
-
 // dartsPlan says which parts of the net a child needs: an edge whose op is none (or Absent)
 // contributes nothing, so an input node none of whose out-edges carries another op is not
 // preprocessed, and a cell whose output no needed cell reads is not built.
@@ -162,10 +155,7 @@ func (n *DARTSNet) plan(child []int) (dartsPlan, bool) {
 	L := n.Config.Cells
 	p := dartsPlan{need: make([]bool, L), use: make([][2]bool, L)}
 	for l := 0; l < L; l++ {
-		off := 0
-		if n.Config.reduce(l) {
-			off = space.DARTSEdges
-		}
+		_, off := space.DARTSCell(l, n.Config.Cells)
 		for j := 2; j <= 5; j++ {
 			for i := 0; i < 2; i++ {
 				if o := child[off+space.DARTSEdge(i, j)]; o != space.Absent && o != space.DARTSNone {
@@ -262,10 +252,7 @@ func (n *DARTSNet) Graph(child []int, x *tensor.Dense, labels []int, mode BNMode
 		if plan.use[l][1] {
 			nodes[1] = b.bn(b.pointwise(b.relu(s1), pre+".s1.conv"), pre+".s1.bn", false)
 		}
-		off := 0
-		if red {
-			off = space.DARTSEdges
-		}
+		_, off := space.DARTSCell(l, cfg.Cells)
 		for j := 2; j <= 5; j++ {
 			for i := 0; i < j; i++ {
 				e := space.DARTSEdge(i, j)
@@ -295,25 +282,6 @@ func (n *DARTSNet) Graph(child []int, x *tensor.Dense, labels []int, mode BNMode
 	}
 	logits := b.classifier(outs[cfg.Cells-1])
 	return b.graph(logits, labels, child)
-}
-
-// Backward runs child on (x, labels) in BNTrain mode and returns the loss and the gradient of
-// every parameter the child uses.
-func (n *DARTSNet) Backward(child []int, x *tensor.Dense, labels []int, stats map[string]*Stats) (float64, map[string]*tensor.Dense, error) {
-	gr, err := n.Graph(child, x, labels, BNTrain, stats)
-	if err != nil {
-		return 0, nil, err
-	}
-	return gradients(gr, child)
-}
-
-// Logits runs child on x with batch norms in mode and returns the logits row by row.
-func (n *DARTSNet) Logits(child []int, x *tensor.Dense, mode BNMode, stats map[string]*Stats) ([]float64, error) {
-	gr, err := n.Graph(child, x, nil, mode, stats)
-	if err != nil {
-		return nil, err
-	}
-	return logits(gr, child)
 }
 
 // dartsOp applies DARTS op o with the given stride to x; p is the op's parameter prefix.

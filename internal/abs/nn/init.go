@@ -38,6 +38,15 @@ const (
 // initNames are the names ParseInit accepts, by Init.
 var initNames = [...]string{KaimingNormal: "kaiming", XavierUniform: "xavier", Orthogonal: "orthogonal", PyTorch: "pytorch", DARTS: "darts", Mobile: "mobile"}
 
+// Inits lists every initialisation.
+func Inits() []Init {
+	out := make([]Init, len(initNames))
+	for i := range out {
+		out[i] = Init(i)
+	}
+	return out
+}
+
 // String returns the name ParseInit accepts for i.
 func (i Init) String() string {
 	if i < 0 || int(i) >= len(initNames) {

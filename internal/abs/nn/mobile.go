@@ -58,7 +58,7 @@ func (c MobileConfig) Build(dt tensor.Dtype, init Init, seed uint64) (Supernet, 
 // have no affine parameters); stem.*, first.*, last.* and classifier.* for the fixed ones.
 type MobileNet struct {
 	Config MobileConfig
-	weightSet
+	body
 }
 
 // channels returns the scaled stem, first-block and per-layer output and last-conv widths.
@@ -85,7 +85,8 @@ func NewMobile(cfg MobileConfig, dt tensor.Dtype, init Init, seed uint64) (*Mobi
 	if dt != tensor.Float32 && dt != tensor.Float64 {
 		return nil, fmt.Errorf("net dtype %v, want float32 or float64", dt)
 	}
-	n := &MobileNet{Config: cfg, weightSet: weightSet{Dtype: dt, Stats: map[string]*Stats{}}}
+	n := &MobileNet{Config: cfg, body: newBody(dt, Shape{InC: cfg.InC, H: cfg.H, W: cfg.W, Classes: cfg.Classes})}
+	n.arch = n
 	shapes := map[string][]int{}
 	affineBN := func(name string, c int) {
 		n.Stats[name] = NewStats(c)
@@ -120,17 +121,6 @@ func NewMobile(cfg MobileConfig, dt tensor.Dtype, init Init, seed uint64) (*Mobi
 	shapes["classifier.bias"] = []int{cfg.Classes}
 	n.Params = initParams(shapes, dt, init, seed)
 	return n, nil
-}
-
-// Shape returns the input shape and classes of n.Config.
-func (n *MobileNet) Shape() Shape {
-	return Shape{InC: n.Config.InC, H: n.Config.H, W: n.Config.W, Classes: n.Config.Classes}
-}
-
-// Input converts a batch of images to a tensor of the net's dtype.
-func (n *MobileNet) Input(images []float32, batch int) (*tensor.Dense, error) {
-	c := n.Config
-	return input(n.Dtype, images, batch, c.InC, c.H, c.W)
 }
 
 // Check returns an error unless child has one op code per layer, identity only where the layout
@@ -175,25 +165,6 @@ func (n *MobileNet) Graph(child []int, x *tensor.Dense, labels []int, mode BNMod
 	h = b.relu6(b.bn(b.pointwise(h, "last.conv"), "last.bn", true))
 	logits := b.classifier(h)
 	return b.graph(logits, labels, child)
-}
-
-// Backward runs child on (x, labels) in BNTrain mode and returns the loss and the gradient of
-// every parameter the child uses.
-func (n *MobileNet) Backward(child []int, x *tensor.Dense, labels []int, stats map[string]*Stats) (float64, map[string]*tensor.Dense, error) {
-	gr, err := n.Graph(child, x, labels, BNTrain, stats)
-	if err != nil {
-		return 0, nil, err
-	}
-	return gradients(gr, child)
-}
-
-// Logits runs child on x with batch norms in mode and returns the logits row by row.
-func (n *MobileNet) Logits(child []int, x *tensor.Dense, mode BNMode, stats map[string]*Stats) ([]float64, error) {
-	gr, err := n.Graph(child, x, nil, mode, stats)
-	if err != nil {
-		return nil, err
-	}
-	return logits(gr, child)
 }
 
 func (b *builder) relu6(x *gorgonia.Node) *gorgonia.Node {

@@ -25,29 +25,37 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/abs-nas/abs/internal/abs/param"
+	"github.com/abs-nas/abs/internal/abs/space"
 )
 
-// Ops are the NB201 operator names by code.
-var Ops = [5]string{"none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"}
+// Ops are the NB201 operator names by code, as space.NB201 lists them.
+var Ops = func() (names [5]string) {
+	for i, op := range (space.NB201{}).Ops() {
+		names[i] = op.Name
+	}
+	return names
+}()
 
-// Operator codes of the NB201 space.
+// Operator codes of the NB201 space (space.NB201's).
 const (
-	OpNone = iota
-	OpSkip
-	OpConv1x1
-	OpConv3x3
-	OpAvgPool
+	OpNone    = space.NB201None
+	OpSkip    = space.NB201Skip
+	OpConv1x1 = space.NB201Conv1x1
+	OpConv3x3 = space.NB201Conv3x3
+	OpAvgPool = space.NB201AvgPool
 )
 
 // Edges is the number of edges of an NB201 cell.
-const Edges = 6
+const Edges = len(space.NB201Edges)
 
-// EdgeFrom and EdgeTo give the source and target node of each cell edge in the order
-// (1←0),(2←0),(2←1),(3←0),(3←1),(3←2).
-var (
-	EdgeFrom = [Edges]int{0, 0, 1, 0, 1, 2}
-	EdgeTo   = [Edges]int{1, 2, 2, 3, 3, 3}
-)
+// EdgeFrom and EdgeTo give the source and target node of each cell edge in space.NB201Edges
+// order: (1←0),(2←0),(2←1),(3←0),(3←1),(3←2).
+var EdgeFrom, EdgeTo = func() (from, to [Edges]int) {
+	for e, ft := range space.NB201Edges {
+		to[e], from[e] = ft[0], ft[1]
+	}
+	return from, to
+}()
 
 // ErrDisconnected is returned for a cell whose output node is unreachable from its input node.
 var ErrDisconnected = errors.New("output node is disconnected from the input")
@@ -118,13 +126,9 @@ func (c Config) Validate() error {
 // child and batch by Graph; the weights live outside any graph.
 type Net struct {
 	Config Config
-	// Dtype is tensor.Float32 for training or tensor.Float64 for gradient checks.
-	Dtype tensor.Dtype
-	// Params maps the parameter names of docs/weights.md to their tensors.
-	Params map[string]*tensor.Dense
-	// Stats maps batch-normalisation layer names (a parameter prefix plus ".bn", e.g. "stem.bn",
-	// "cell0.edge3.nor_conv_3x3.bn") to their running statistics.
-	Stats map[string]*Stats
+	// body's Stats are keyed by batch-normalisation layer name (a parameter prefix plus ".bn",
+	// e.g. "stem.bn", "cell0.edge3.nor_conv_3x3.bn").
+	body
 }
 
 // cellChannels returns the channel count of searchable cell c.
@@ -139,7 +143,8 @@ func New(cfg Config, dt tensor.Dtype, init Init, seed uint64) (*Net, error) {
 	if dt != tensor.Float32 && dt != tensor.Float64 {
 		return nil, fmt.Errorf("net dtype %v, want float32 or float64", dt)
 	}
-	n := &Net{Config: cfg, Dtype: dt, Params: map[string]*tensor.Dense{}, Stats: map[string]*Stats{}}
+	n := &Net{Config: cfg, body: newBody(dt, Shape{InC: cfg.InC, H: cfg.H, W: cfg.W, Classes: cfg.Classes})}
+	n.arch = n
 	shapes := map[string][]int{}
 	bn := func(name string, c int, affine bool) {
 		n.Stats[name] = NewStats(c)
@@ -456,9 +461,6 @@ func (b *builder) cell(x *gorgonia.Node, c int, arch []int, live [Edges]bool) *g
 	return nodes[3]
 }
 
-// Set returns the trainable parameters as a param.Set of float32 tensors (copies).
-func (n *Net) Set() param.Set { return paramSet(n.Params) }
-
 // paramSet returns float32 copies of params.
 func paramSet(params map[string]*tensor.Dense) param.Set {
 	s := make(param.Set, len(params))
@@ -467,10 +469,6 @@ func paramSet(params map[string]*tensor.Dense) param.Set {
 	}
 	return s
 }
-
-// Load copies the tensors of s into the parameters of the same name. Every parameter of the net
-// must be present with its shape; names in s that the net lacks are an error.
-func (n *Net) Load(s param.Set) error { return loadParams(n.Params, s) }
 
 // loadParams copies s into params, which must have exactly the names and shapes of s.
 func loadParams(params map[string]*tensor.Dense, s param.Set) error {

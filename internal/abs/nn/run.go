@@ -8,17 +8,6 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Backward runs child arch on the batch (x, labels) in BNTrain mode, updating the running
-// statistics in stats, and returns the mean cross-entropy and the gradient of every parameter the
-// child uses. The graph and its gradient nodes are fresh, so nothing accumulates across calls.
-func (n *Net) Backward(arch []int, x *tensor.Dense, labels []int, stats map[string]*Stats) (float64, map[string]*tensor.Dense, error) {
-	gr, err := n.Graph(arch, x, labels, BNTrain, stats)
-	if err != nil {
-		return 0, nil, err
-	}
-	return gradients(gr, arch)
-}
-
 // gradients runs the graph gr of child arch and returns its loss and the gradient of every
 // parameter node in gr.Params.
 func gradients(gr *Graph, arch []int) (float64, map[string]*tensor.Dense, error) {
@@ -58,16 +47,6 @@ func gradients(gr *Graph, arch []int) (float64, map[string]*tensor.Dense, error)
 	return loss, grads, nil
 }
 
-// Logits runs child arch on the batch x with batch norms in mode (BNEval for inference,
-// BNRecompute to accumulate Re-BN statistics) and returns the B×Classes logits row by row.
-func (n *Net) Logits(arch []int, x *tensor.Dense, mode BNMode, stats map[string]*Stats) ([]float64, error) {
-	gr, err := n.Graph(arch, x, nil, mode, stats)
-	if err != nil {
-		return nil, err
-	}
-	return logits(gr, arch)
-}
-
 // logits runs the graph gr of child arch and returns its logits row by row.
 func logits(gr *Graph, arch []int) ([]float64, error) {
 	graphMu.Lock()
@@ -92,12 +71,6 @@ func logits(gr *Graph, arch []int) ([]float64, error) {
 		return append([]float64(nil), v...), nil
 	}
 	return nil, fmt.Errorf("logits of %v have dtype %v", arch, d.Dtype())
-}
-
-// Input converts a batch of images (NCHW float32 values) to a tensor of the net's dtype.
-func (n *Net) Input(images []float32, batch int) (*tensor.Dense, error) {
-	c := n.Config
-	return input(n.Dtype, images, batch, c.InC, c.H, c.W)
 }
 
 // input converts batch images of shape inC×h×w to a tensor of dtype dt.

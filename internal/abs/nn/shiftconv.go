@@ -49,8 +49,13 @@ func (s shiftGrid) off(u, v int) int { return s.m + (u-s.p)*s.wp + (v - s.p) }
 // pad writes r(x) for the c channels of x (B×C×H×W) into buf (c rows of length ld, the grid
 // starting at offset start within a row) and zeroes everything else.
 func pad[T float](s shiftGrid, x []T, c, ld, start int, relu bool, buf []T) {
+	parallel(c, c*ld, func(c0, c1 int) { padRange(s, x, c, ld, start, relu, buf, c0, c1) })
+}
+
+// padRange is pad for the channels [c0, c1).
+func padRange[T float](s shiftGrid, x []T, c, ld, start int, relu bool, buf []T, c0, c1 int) {
 	hw := s.h * s.w
-	for ch := 0; ch < c; ch++ {
+	for ch := c0; ch < c1; ch++ {
 		row := buf[ch*ld : (ch+1)*ld]
 		clear(row[:start])
 		clear(row[start+s.l:])
@@ -80,8 +85,13 @@ func pad[T float](s shiftGrid, x []T, c, ld, start int, relu bool, buf []T) {
 // into x (B×C×H×W). With a non-nil mask (B×C×H×W) it then applies reluMask(x, mask), row by row
 // while the row is in cache.
 func unpad[T float](s shiftGrid, buf []T, c, ld, start int, x, mask []T) {
+	parallel(s.b, s.b*c*s.h*s.w, func(b0, b1 int) { unpadRange(s, buf, c, ld, start, x, mask, b0, b1) })
+}
+
+// unpadRange is unpad for the images [b0, b1).
+func unpadRange[T float](s shiftGrid, buf []T, c, ld, start int, x, mask []T, b0, b1 int) {
 	hw := s.h * s.w
-	for img := 0; img < s.b; img++ {
+	for img := b0; img < b1; img++ {
 		for ch := 0; ch < c; ch++ {
 			o := (img*c + ch) * hw
 			dst := x[o:][:hw]

@@ -57,38 +57,75 @@ func (n *Net) Check(arch []int) error {
 	return err
 }
 
-// Weights returns n.Params.
-func (n *Net) Weights() map[string]*tensor.Dense { return n.Params }
-
-// RunningStats returns n.Stats.
-func (n *Net) RunningStats() map[string]*Stats { return n.Stats }
-
-// Shape returns the input shape and classes of n.Config.
-func (n *Net) Shape() Shape {
-	return Shape{InC: n.Config.InC, H: n.Config.H, W: n.Config.W, Classes: n.Config.Classes}
+// An architecture builds the graph of a child of its supernet and checks a child; body supplies
+// the rest of Supernet from it.
+type architecture interface {
+	Check(child []int) error
+	// Graph builds the graph of child on the batch x (labels nil for logits only) with batch
+	// norms in mode.
+	Graph(child []int, x *tensor.Dense, labels []int, mode BNMode, stats map[string]*Stats) (*Graph, error)
 }
 
-// weightSet holds the shared weights and batch-norm statistics of a supernet.
-type weightSet struct {
+// body holds what every supernet shares: its shared weights and batch-norm statistics, its input
+// shape, and Backward, Logits, Input, Shape, Weights, RunningStats, Set and Load over the graphs
+// its architecture builds. Each net (*Net, *DARTSNet, *MobileNet) embeds one and sets arch to
+// itself.
+type body struct {
 	// Dtype is tensor.Float32 for training or tensor.Float64 for gradient checks.
 	Dtype tensor.Dtype
 	// Params maps the parameter names of docs/weights.md to their tensors.
 	Params map[string]*tensor.Dense
 	// Stats maps batch-normalisation layer names to their running statistics.
 	Stats map[string]*Stats
+
+	shape Shape
+	arch  architecture
 }
 
+func newBody(dt tensor.Dtype, shape Shape) body {
+	return body{Dtype: dt, Params: map[string]*tensor.Dense{}, Stats: map[string]*Stats{}, shape: shape}
+}
+
+// Backward runs child on the batch (x, labels) in BNTrain mode, updating the running statistics
+// in stats, and returns the mean cross-entropy and the gradient of every parameter the child
+// uses. The graph and its gradient nodes are fresh, so nothing accumulates across calls.
+func (b *body) Backward(child []int, x *tensor.Dense, labels []int, stats map[string]*Stats) (float64, map[string]*tensor.Dense, error) {
+	gr, err := b.arch.Graph(child, x, labels, BNTrain, stats)
+	if err != nil {
+		return 0, nil, err
+	}
+	return gradients(gr, child)
+}
+
+// Logits runs child on the batch x with batch norms in mode (BNEval for inference, BNRecompute to
+// accumulate Re-BN statistics) and returns the B×Classes logits row by row.
+func (b *body) Logits(child []int, x *tensor.Dense, mode BNMode, stats map[string]*Stats) ([]float64, error) {
+	gr, err := b.arch.Graph(child, x, nil, mode, stats)
+	if err != nil {
+		return nil, err
+	}
+	return logits(gr, child)
+}
+
+// Input converts a batch of images (NCHW float32 values) to a tensor of the net's dtype.
+func (b *body) Input(images []float32, batch int) (*tensor.Dense, error) {
+	return input(b.Dtype, images, batch, b.shape.InC, b.shape.H, b.shape.W)
+}
+
+// Shape returns the input shape and classes of the net.
+func (b *body) Shape() Shape { return b.shape }
+
 // Weights returns the parameters.
-func (w *weightSet) Weights() map[string]*tensor.Dense { return w.Params }
+func (b *body) Weights() map[string]*tensor.Dense { return b.Params }
 
 // RunningStats returns the batch-normalisation statistics.
-func (w *weightSet) RunningStats() map[string]*Stats { return w.Stats }
+func (b *body) RunningStats() map[string]*Stats { return b.Stats }
 
 // Set returns float32 copies of the parameters.
-func (w *weightSet) Set() param.Set { return paramSet(w.Params) }
+func (b *body) Set() param.Set { return paramSet(b.Params) }
 
 // Load copies s into the parameters of the same name; names and shapes must match exactly.
-func (w *weightSet) Load(s param.Set) error { return loadParams(w.Params, s) }
+func (b *body) Load(s param.Set) error { return loadParams(b.Params, s) }
 
 // initParams returns parameters of the given shapes initialised by init from seed, drawn in sorted
 // name order so that the result depends only on the shapes, dt, init and seed.

@@ -56,7 +56,17 @@ func ParseAlgorithm(name string) (Algorithm, error) {
 			return a, nil
 		}
 	}
-	return "", fmt.Errorf("search algorithm %q: want exhaustive, random or evolution", name)
+	return "", fmt.Errorf("search %q: want one of exhaustive, random, evolution", name)
+}
+
+// UnmarshalText sets a to the algorithm named text; an unknown name is an error listing the
+// valid ones.
+func (a *Algorithm) UnmarshalText(text []byte) error {
+	v, err := ParseAlgorithm(string(text))
+	if err == nil {
+		*a = v
+	}
+	return err
 }
 
 // Config configures a search. MaxEvals is the budget of every algorithm: the most children whose

@@ -443,7 +443,7 @@ func TestErrors(t *testing.T) {
 		cfg  search.Config
 		want string
 	}{
-		{search.Config{Algorithm: "hill-climbing", MaxEvals: 1}, `search algorithm "hill-climbing"`},
+		{search.Config{Algorithm: "hill-climbing", MaxEvals: 1}, `search "hill-climbing": want one of exhaustive, random, evolution`},
 		{search.Config{Algorithm: search.Random}, "evaluation budget 0"},
 		{search.Config{Algorithm: search.Evolution, MaxEvals: 10, Population: 11, SampleSize: 1, Cycles: 1}, "population 11, want 1..10"},
 		{search.Config{Algorithm: search.Evolution, MaxEvals: 10, Population: 5, SampleSize: 6, Cycles: 1}, "sample size 6, want 1..5"},
@@ -521,5 +521,15 @@ func TestAging(t *testing.T) {
 	}
 	if steps < 30 || far < 3 {
 		t.Errorf("%d consecutive steps checked, farthest mutant %d edges from the start; want ≥ 30 and ≥ 3", steps, far)
+	}
+}
+
+func TestAlgorithmUnmarshalText(t *testing.T) {
+	var a search.Algorithm
+	if err := a.UnmarshalText([]byte("evolution")); err != nil || a != search.Evolution {
+		t.Errorf("UnmarshalText(evolution) = %q, %v", a, err)
+	}
+	if err := a.UnmarshalText([]byte("Evolution")); err == nil || !strings.Contains(err.Error(), "want one of exhaustive, random, evolution") || a != search.Evolution {
+		t.Errorf("UnmarshalText(Evolution): %v (a = %q), want an error listing the algorithms and a unchanged", err, a)
 	}
 }

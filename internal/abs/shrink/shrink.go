@@ -37,6 +37,34 @@ const (
 	FixedCount Policy = "fixed-count"
 )
 
+// Policies lists every policy.
+var Policies = []Policy{FixedCount, GlobalTail, OnePerEdge, OnePerLayer}
+
+// ParsePolicy returns the policy named name; an unknown name is an error listing the valid ones.
+func ParsePolicy(name string) (Policy, error) {
+	for _, p := range Policies {
+		if string(p) == name {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("drop policy %q: want one of %s, %s, %s, %s", name, FixedCount, GlobalTail, OnePerEdge, OnePerLayer)
+}
+
+// Set implements flag.Value: it sets p to the policy named s.
+func (p *Policy) Set(s string) error {
+	v, err := ParsePolicy(s)
+	if err == nil {
+		*p = v
+	}
+	return err
+}
+
+// String returns the policy's name.
+func (p Policy) String() string { return string(p) }
+
+// UnmarshalText sets p to the policy named text.
+func (p *Policy) UnmarshalText(text []byte) error { return p.Set(string(text)) }
+
 // DefaultResetAfter is the authors' rule: the base weights are reset to the current weights once,
 // when more than 50 ops have been removed from the original space.
 const DefaultResetAfter = 50

@@ -239,3 +239,17 @@ func TestMobileShrinking(t *testing.T) {
 		t.Errorf("fairnas after one stage: %s, want 5¹⁹ = %s", got, want)
 	}
 }
+
+func TestParsePolicy(t *testing.T) {
+	for _, p := range Policies {
+		var got Policy
+		if err := got.Set(string(p)); err != nil || got != p || got.String() != string(p) {
+			t.Errorf("Set(%q) = %q, %v", p, got, err)
+		}
+	}
+	const want = `drop policy "worst": want one of fixed-count, global-tail, one-per-edge, one-per-layer`
+	var p Policy
+	if err := p.UnmarshalText([]byte("worst")); err == nil || err.Error() != want {
+		t.Errorf("UnmarshalText(worst): %v, want %s", err, want)
+	}
+}

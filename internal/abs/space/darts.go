@@ -333,9 +333,20 @@ func splitPairs(s string) []string {
 	return out
 }
 
+// DARTSCell is the layout of cell l of a DARTS network of cells cells, the one place it is
+// computed: the cells at cells/3 and 2·cells/3 are reduce cells (DARTS' rule), which double the
+// width and halve the side; First is the child's first choice point the cell reads (its edge e
+// reads First+e): 0 for a normal cell, DARTSEdges for a reduce cell.
+func DARTSCell(l, cells int) (reduce bool, first int) {
+	if l == cells/3 || l == 2*cells/3 {
+		return true, DARTSEdges
+	}
+	return false, 0
+}
+
 // DARTSNet is the evaluation network a DARTS genotype is trained in (DARTS' NetworkCIFAR without
-// the auxiliary head): a stem conv3×3 In→3C + BN, Layers cells of which those at Layers/3 and
-// 2·Layers/3 are reduce cells that double the width and halve the resolution, global average
+// the auxiliary head): a stem conv3×3 In→3C + BN, Layers cells of which those DARTSCell names
+// are reduce cells that double the width and halve the resolution, global average
 // pooling and a linear classifier on the last cell's 4·width outputs.
 type DARTSNet struct {
 	C, Layers  int
@@ -357,7 +368,7 @@ func (n DARTSNet) FLOPs(c Child) int64 {
 	hpp := h // side of s0
 	redPrev := false
 	for l := 0; l < n.Layers; l++ {
-		red := l == n.Layers/3 || l == 2*n.Layers/3
+		red, off := DARTSCell(l, n.Layers)
 		if red {
 			w *= 2
 		}
@@ -368,10 +379,8 @@ func (n DARTSNet) FLOPs(c Child) int64 {
 		}
 		total += cp * w * h * h
 		ho := h
-		off := 0
 		if red {
 			ho = h / 2
-			off = DARTSEdges
 		}
 		for j := 2; j <= 5; j++ {
 			for i := 0; i < j; i++ {

@@ -235,3 +235,27 @@ func TestDARTSSampleAt(t *testing.T) {
 		}
 	}
 }
+
+// TestDARTSCell checks the reduce cells of DARTS' rule (cells/3 and 2·cells/3): the authors'
+// 8-cell supernet reduces at cells 2 and 5 (DARTS' model_search.py), the 5-cell preset at 1 and 3,
+// the smallest, of 3 cells, at 1 and 2; reduce cells read the second 14 choice points.
+func TestDARTSCell(t *testing.T) {
+	for _, tc := range []struct {
+		cells  int
+		reduce []int
+	}{{8, []int{2, 5}}, {5, []int{1, 3}}, {3, []int{1, 2}}} {
+		var got []int
+		for l := range tc.cells {
+			red, first := DARTSCell(l, tc.cells)
+			if red {
+				got = append(got, l)
+			}
+			if want := map[bool]int{false: 0, true: DARTSEdges}[red]; first != want {
+				t.Errorf("%d cells, cell %d: first choice point %d, want %d", tc.cells, l, first, want)
+			}
+		}
+		if !slices.Equal(got, tc.reduce) {
+			t.Errorf("%d cells: reduce cells %v, want %v", tc.cells, got, tc.reduce)
+		}
+	}
+}

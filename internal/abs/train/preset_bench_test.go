@@ -4,24 +4,8 @@ import (
 	"context"
 	"testing"
 
-	"github.com/abs-nas/abs/internal/abs/space"
+	"github.com/abs-nas/abs/internal/abs/family"
 )
-
-// presetSpace returns the search space of a preset.
-func presetSpace(b testing.TB, name string) space.Space {
-	switch name {
-	case "nb201":
-		return space.NB201{}
-	case "darts":
-		return space.DARTS{}
-	case "proxyless-gpu":
-		return space.ProxylessGPU()
-	case "fairnas":
-		return space.FairNAS()
-	}
-	b.Fatalf("no space %q", name)
-	return nil
-}
 
 // BenchmarkPresetEpoch trains each preset supernet for one epoch of 2000 Fashion-MNIST training
 // images (batch 64: 32 steps, the last batch of 16 images) per iteration, children drawn uniformly
@@ -31,14 +15,17 @@ func presetSpace(b testing.TB, name string) space.Space {
 func BenchmarkPresetEpoch(b *testing.B) {
 	train, _ := fashion(b)
 	set := train.Sample(2000, 1)
-	for _, name := range PresetNames() {
-		p := Presets[name]
+	for _, name := range family.PresetNames() {
+		f, n, err := family.Preset(name)
+		if err != nil {
+			b.Fatal(err)
+		}
 		b.Run(name, func(b *testing.B) {
-			spec, err := Spec(p.Space, p.Net, set)
+			spec, err := f.Spec(n, family.Image{C: set.C, H: set.H, W: set.W, Classes: set.Classes})
 			if err != nil {
 				b.Fatal(err)
 			}
-			sp := presetSpace(b, p.Space)
+			sp := f.Space
 			steps := (set.N + 63) / 64
 			for i := 0; i < b.N; i++ {
 				opts := Defaults(steps, uint64(i+1))

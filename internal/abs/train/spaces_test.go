@@ -5,10 +5,9 @@ import (
 	"math"
 	"testing"
 
-	"gorgonia.org/tensor"
-
 	"github.com/abs-nas/abs/internal/abs/angle"
 	"github.com/abs-nas/abs/internal/abs/data"
+	"github.com/abs-nas/abs/internal/abs/family"
 	"github.com/abs-nas/abs/internal/abs/nn"
 	"github.com/abs-nas/abs/internal/abs/space"
 )
@@ -55,9 +54,13 @@ func twoOps(m space.Mobile, a, b int) space.Shrunk {
 }
 
 func supernetCases(t testing.TB) []supernetCase {
-	spec := func(name string, c NetConfig) func(*data.Set) nn.Spec {
+	spec := func(name family.Name, c family.Net) func(*data.Set) nn.Spec {
 		return func(set *data.Set) nn.Spec {
-			s, err := Spec(name, c, set)
+			f, err := family.Lookup(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := f.Spec(c, family.Image{C: set.C, H: set.H, W: set.W, Classes: set.Classes})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,7 +69,7 @@ func supernetCases(t testing.TB) []supernetCase {
 	}
 	px, fn := space.ProxylessGPU(), space.FairNAS()
 	return []supernetCase{
-		{"darts", spec("darts", NetConfig{Width: 4, Cells: 3}),
+		{"darts", spec(family.DARTS, family.Net{Width: 4, Cells: 3}),
 			func(t testing.TB, seed uint64) Sampler { return sampler(t, space.DARTS{}, dartsShrunk(), seed) },
 			func(t testing.TB, seed uint64) Sampler {
 				s := space.DARTS{}.Full()
@@ -76,11 +79,11 @@ func supernetCases(t testing.TB) []supernetCase {
 				return sampler(t, space.DARTS{}, s, seed)
 			},
 			angle.DARTS(4, 3)},
-		{"proxyless-gpu", spec("proxyless-gpu", NetConfig{WidthMult: 0.25}),
+		{"proxyless-gpu", spec(family.ProxylessGPU, family.Net{WidthMult: 0.25}),
 			func(t testing.TB, seed uint64) Sampler { return sampler(t, px, px.Full(), seed) },
 			func(t testing.TB, seed uint64) Sampler { return sampler(t, px, twoOps(px, 0, 2), seed) },
 			angle.Mobile(px)},
-		{"fairnas", spec("fairnas", NetConfig{WidthMult: 0.25}),
+		{"fairnas", spec(family.FairNAS, family.Net{WidthMult: 0.25}),
 			func(t testing.TB, seed uint64) Sampler { return sampler(t, fn, fn.Full(), seed) },
 			func(t testing.TB, seed uint64) Sampler { return sampler(t, fn, twoOps(fn, 0, 2), seed) },
 			angle.Mobile(fn)},
@@ -191,33 +194,5 @@ func TestSpacesTrainFashion(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// TestPresets checks that every preset names a space Spec knows and builds a net for 28×28
-// Fashion-MNIST images.
-func TestPresets(t *testing.T) {
-	set := &data.Set{C: 1, H: 28, W: 28, Classes: 10}
-	for _, name := range PresetNames() {
-		p := Presets[name]
-		spec, err := Spec(p.Space, p.Net, set)
-		if err != nil {
-			t.Errorf("preset %s: %v", name, err)
-			continue
-		}
-		net, err := spec.Build(tensor.Float32, nn.KaimingNormal, 1)
-		if err != nil {
-			t.Errorf("preset %s: %v", name, err)
-			continue
-		}
-		if s := net.Shape(); s != (nn.Shape{InC: 1, H: 28, W: 28, Classes: 10}) {
-			t.Errorf("preset %s: net shape %+v", name, s)
-		}
-	}
-	if _, err := Spec("spos", NetConfig{}, set); err == nil {
-		t.Error("unknown space: no error")
-	}
-	if _, err := Spec("darts", NetConfig{Width: 5, Cells: 8}, set); err == nil {
-		t.Error("darts with odd width: no error")
 	}
 }

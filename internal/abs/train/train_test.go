@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"os"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -124,6 +125,32 @@ func TestSupernetDeterministic(t *testing.T) {
 	}
 	if equalSets(a.Weights, p1.Weights) {
 		t.Errorf("uniform and per-cell runs are identical")
+	}
+}
+
+// TestThreadsSameBits: training on one thread and on several gives the same weights, bit for bit
+// (the matrix multiplies spread over GOMAXPROCS goroutines without changing any sum's order).
+func TestThreadsSameBits(t *testing.T) {
+	train, _ := fashion(t)
+	small := train.Sample(128, 3)
+	run := func(procs int) Checkpoint {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		opts := Defaults(4, 1)
+		opts.Batch = 32
+		tr, err := NewTrainer(fashionConfig(8), small, uniform(t, 1), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tr.Run(context.Background(), opts.Steps); err != nil {
+			t.Fatal(err)
+		}
+		return tr.Checkpoint()
+	}
+	one := run(1)
+	for _, procs := range []int{2, 3} {
+		if c := run(procs); !equalSets(one.Weights, c.Weights) || one.State != c.State {
+			t.Errorf("GOMAXPROCS=%d: weights differ from GOMAXPROCS=1", procs)
+		}
 	}
 }
 

@@ -1,0 +1,310 @@
+// Package sgemm multiplies float32 matrices for the training kernels: C = op(A)·op(B) + beta·C,
+// row-major, on every core GOMAXPROCS allows. On amd64 CPUs with AVX2 and FMA it packs the
+// matrices into blocks and runs a Go-assembly micro-kernel; elsewhere, or everywhere with the
+// purego build tag, it calls gonum's pure-Go Sgemm (the engine's path before this package).
+//
+// The result does not depend on the number of threads: C is cut into blocks whose boundaries are
+// fixed constants, every element of C is computed by one goroutine, and its sum over k runs in the
+// same order (blocks of kc, each accumulated onto the value before it with fused multiply-adds in
+// increasing k) whatever the thread count. The two paths round differently from each other.
+package sgemm
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+)
+
+// Block sizes. mr×nr is the micro-kernel's tile (12 ymm accumulators for the AVX2 kernel; 4 rows
+// suit the engine's channel counts, multiples of 4); a packed A block (mc×kc) stays in L2, and a
+// kc×nr sliver of B in L1.
+const (
+	mr = 4
+	nr = 24
+	kc = 256
+	mc = 96  // a multiple of mr
+	nc = 768 // a multiple of nr
+)
+
+// parallelFlops is the work (m·n·k) from which a multiply is spread over goroutines; below it the
+// start-up of the goroutines costs more than it saves. It is a constant, so it never changes bits.
+const parallelFlops = 1 << 17
+
+// Kernel names the path in use: "avx2" (the assembly micro-kernel) or "gonum".
+func Kernel() string {
+	if useAsm {
+		return "avx2"
+	}
+	return "gonum"
+}
+
+// fallback is gonum's pure-Go Sgemm (itself spread over GOMAXPROCS goroutines for large C).
+func fallback(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	ta, tb := blas.NoTrans, blas.NoTrans
+	if tA {
+		ta = blas.Trans
+	}
+	if tB {
+		tb = blas.Trans
+	}
+	gonum.Implementation{}.Sgemm(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+}
+
+// Sgemm computes C = op(A)·op(B) + beta·C for row-major matrices, op(A) m×k and op(B) k×n: op(A) is
+// A, or Aᵀ when tA is set (A is then k×m), and likewise for B. lda, ldb and ldc are the row strides.
+// With beta 0, C is not read, so it may hold anything (NaN included), as in BLAS.
+func Sgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	SgemmThreads(runtime.GOMAXPROCS(0), tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
+}
+
+// SgemmThreads is Sgemm on at most threads goroutines (at least one). The result is bit-identical
+// for every thread count. The gonum fallback ignores threads and splits by GOMAXPROCS itself (its
+// blocks also keep each sum's order, so its bits do not depend on GOMAXPROCS either).
+func SgemmThreads(threads int, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	check(tA, tB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		scale(m, n, beta, c, ldc)
+		return
+	}
+	if !useAsm {
+		fallback(tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	if beta != 1 {
+		scale(m, n, beta, c, ldc)
+	}
+	if threads < 1 || int64(m)*int64(n)*int64(k) < parallelFlops {
+		threads = 1
+	}
+	g := geometry{tA: tA, tB: tB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc}
+	g.split(threads)
+	units := g.units()
+	threads = min(threads, units)
+	if threads == 1 {
+		w := getWork()
+		for u := 0; u < units; u++ {
+			g.unit(w, u)
+		}
+		putWork(w)
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(threads)
+	for t := 0; t < threads; t++ {
+		go func() {
+			defer wg.Done()
+			w := getWork()
+			for {
+				u := int(next.Add(1) - 1)
+				if u >= units {
+					break
+				}
+				g.unit(w, u)
+			}
+			putWork(w)
+		}()
+	}
+	wg.Wait()
+}
+
+// check panics, as a BLAS does, when the arguments do not describe matrices inside the slices.
+func check(tA, tB bool, m, n, k, la, lda, lb, ldb, lc, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("sgemm: negative dimension m=%d n=%d k=%d", m, n, k))
+	}
+	ra, ca := m, k
+	if tA {
+		ra, ca = k, m
+	}
+	rb, cb := k, n
+	if tB {
+		rb, cb = n, k
+	}
+	need := func(name string, rows, cols, ld, l int) {
+		if ld < max(1, cols) {
+			panic(fmt.Sprintf("sgemm: %s stride %d < %d columns", name, ld, cols))
+		}
+		if rows > 0 && cols > 0 && l < (rows-1)*ld+cols {
+			panic(fmt.Sprintf("sgemm: %s has %d values, a %d×%d matrix with stride %d needs %d", name, l, rows, cols, ld, (rows-1)*ld+cols))
+		}
+	}
+	need("A", ra, ca, lda, la)
+	need("B", rb, cb, ldb, lb)
+	need("C", m, n, ldc, lc)
+}
+
+// scale sets C = beta·C (C = 0 when beta is 0, without reading C).
+func scale(m, n int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}
+
+// geometry is one multiply; its units of work are bm×bn blocks of C, row blocks fastest. How C is
+// cut into units changes which goroutine computes an element, not how: every element's sum runs
+// over the same kc blocks in the same order, so the cut may depend on the thread count.
+type geometry struct {
+	tA, tB  bool
+	m, n, k int
+	a       []float32
+	lda     int
+	b       []float32
+	ldb     int
+	c       []float32
+	ldc     int
+	bm, bn  int // unit size: multiples of mr and nr, at most mc and nc
+}
+
+// split picks the unit size: mc×nc, halved (columns first) until there are at least two units
+// per thread, or a unit is one micro-tile.
+func (g *geometry) split(threads int) {
+	g.bm, g.bn = mc, nc
+	for g.units() < 2*threads && (g.bn > nr || g.bm > mr) {
+		if g.bn > nr {
+			g.bn = roundUp(g.bn/2, nr)
+		} else {
+			g.bm = roundUp(g.bm/2, mr)
+		}
+	}
+}
+
+func roundUp(x, to int) int { return max(to, (x+to-1)/to*to) }
+
+func (g *geometry) rowBlocks() int { return (g.m + g.bm - 1) / g.bm }
+
+func (g *geometry) units() int { return g.rowBlocks() * ((g.n + g.bn - 1) / g.bn) }
+
+// work is one goroutine's packing buffers and edge tile.
+type work struct {
+	ap   []float32 // packed A block: mc/mr slivers of kc×mr
+	bp   []float32 // packed B block: nc/nr slivers of kc×nr
+	tile [mr * nr]float32
+}
+
+var pool = sync.Pool{New: func() any {
+	return &work{ap: make([]float32, mc*kc), bp: make([]float32, kc*nc)}
+}}
+
+func getWork() *work  { return pool.Get().(*work) }
+func putWork(w *work) { pool.Put(w) }
+
+// unit computes block u of C: C[i0:i0+mb, j0:j0+nb] += op(A)[i0:, :]·op(B)[:, j0:], its k sum in
+// blocks of kc in increasing order. B is read in place when it is not transposed (full slivers),
+// and packed otherwise.
+func (g *geometry) unit(w *work, u int) {
+	rb := g.rowBlocks()
+	i0, j0 := (u%rb)*g.bm, (u/rb)*g.bn
+	mb, nb := min(g.bm, g.m-i0), min(g.bn, g.n-j0)
+	for p0 := 0; p0 < g.k; p0 += kc {
+		kb := min(kc, g.k-p0)
+		g.packA(w.ap, i0, p0, mb, kb)
+		if g.tB {
+			g.packB(w.bp, p0, j0, kb, nb)
+		}
+		for jr := 0; jr < nb; jr += nr {
+			nw := min(nr, nb-jr)
+			var bs []float32
+			ldb := nr
+			switch {
+			case g.tB:
+				bs = w.bp[(jr/nr)*kc*nr:]
+			case nw == nr:
+				bs, ldb = g.b[p0*g.ldb+j0+jr:], g.ldb
+			default: // the last, partial sliver of a B read in place
+				g.packB(w.bp, p0, j0+jr, kb, nw)
+				bs = w.bp
+			}
+			for ir := 0; ir < mb; ir += mr {
+				as := w.ap[(ir/mr)*kc*mr:]
+				mw := min(mr, mb-ir)
+				ci := (i0+ir)*g.ldc + j0 + jr
+				if mw == mr && nw == nr {
+					kernel(kb, as, bs, ldb, g.c[ci:], g.ldc)
+					continue
+				}
+				// An edge tile: through a full-size tile, then back into C's valid part.
+				t := w.tile[:]
+				for i := 0; i < mw; i++ {
+					copy(t[i*nr:i*nr+nw], g.c[ci+i*g.ldc:ci+i*g.ldc+nw])
+				}
+				kernel(kb, as, bs, ldb, t, nr)
+				for i := 0; i < mw; i++ {
+					copy(g.c[ci+i*g.ldc:ci+i*g.ldc+nw], t[i*nr:i*nr+nw])
+				}
+			}
+		}
+	}
+}
+
+// packA writes op(A)[i0:i0+mb, p0:p0+kb] as slivers of mr rows: sliver s holds, for p = 0..kb-1,
+// the mr values op(A)[i0+s·mr+i, p0+p], rows past mb as zeros.
+func (g *geometry) packA(ap []float32, i0, p0, mb, kb int) {
+	for s := 0; s*mr < mb; s++ {
+		dst := ap[s*kc*mr : s*kc*mr+kb*mr]
+		rows := min(mr, mb-s*mr)
+		r0 := i0 + s*mr
+		if rows < mr {
+			clear(dst)
+		}
+		if g.tA { // op(A)(i, p) = A[p][i]: mr contiguous values per p
+			for p := 0; p < kb; p++ {
+				src := g.a[(p0+p)*g.lda+r0:]
+				copy(dst[p*mr:p*mr+rows], src[:rows])
+			}
+			continue
+		}
+		for i := 0; i < rows; i++ {
+			src := g.a[(r0+i)*g.lda+p0 : (r0+i)*g.lda+p0+kb]
+			for p, v := range src {
+				dst[p*mr+i] = v
+			}
+		}
+	}
+}
+
+// packB writes op(B)[p0:p0+kb, j0:j0+nb] as slivers of nr columns: sliver s holds, for
+// p = 0..kb-1, the nr values op(B)[p0+p, j0+s·nr+j], columns past nb as zeros.
+func (g *geometry) packB(bp []float32, p0, j0, kb, nb int) {
+	for s := 0; s*nr < nb; s++ {
+		dst := bp[s*kc*nr : s*kc*nr+kb*nr]
+		cols := min(nr, nb-s*nr)
+		c0 := j0 + s*nr
+		if cols < nr {
+			clear(dst)
+		}
+		if !g.tB { // op(B)(p, j) = B[p][j]: nr contiguous values per p
+			for p := 0; p < kb; p++ {
+				src := g.b[(p0+p)*g.ldb+c0:]
+				copy(dst[p*nr:p*nr+cols], src[:cols])
+			}
+			continue
+		}
+		// op(B)(p, j) = B[j][p]: a transpose, done in chunks of 16 p so that both the 16 values
+		// read from each of the sliver's rows of B and the chunk written stay in L1.
+		for q := 0; q < kb; q += 16 {
+			qn := min(16, kb-q)
+			for j := 0; j < cols; j++ {
+				src := g.b[(c0+j)*g.ldb+p0+q : (c0+j)*g.ldb+p0+q+qn]
+				d := dst[q*nr+j:]
+				for p, v := range src {
+					d[p*nr] = v
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,208 @@
+package sgemm
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// naive is the textbook triple loop in float64: C = op(A)·op(B) + beta·C, with beta 0 not reading C.
+func naive(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) []float64 {
+	out := make([]float64, len(c))
+	for i := range c {
+		out[i] = float64(c[i])
+	}
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s float64
+			for p := 0; p < k; p++ {
+				var av, bv float32
+				if tA {
+					av = a[p*lda+i]
+				} else {
+					av = a[i*lda+p]
+				}
+				if tB {
+					bv = b[j*ldb+p]
+				} else {
+					bv = b[p*ldb+j]
+				}
+				s += float64(av) * float64(bv)
+			}
+			if beta != 0 {
+				s += float64(beta) * float64(c[i*ldc+j])
+			}
+			out[i*ldc+j] = s
+		}
+	}
+	return out
+}
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(r.NormFloat64())
+	}
+	return s
+}
+
+type gemmCase struct {
+	tA, tB           bool
+	m, n, k          int
+	padA, padB, padC int // extra stride beyond the columns
+	beta             float32
+}
+
+func (g gemmCase) String() string {
+	return fmt.Sprintf("tA=%v,tB=%v,%dx%dx%d,pad=%d/%d/%d,beta=%v", g.tA, g.tB, g.m, g.n, g.k, g.padA, g.padB, g.padC, g.beta)
+}
+
+// operands makes the case's matrices: A, B and C with their strides, C's padding filled with a
+// sentinel that must survive.
+func (g gemmCase) operands(r *rand.Rand) (a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	ra, ca := g.m, g.k
+	if g.tA {
+		ra, ca = g.k, g.m
+	}
+	rb, cb := g.k, g.n
+	if g.tB {
+		rb, cb = g.n, g.k
+	}
+	lda, ldb, ldc = ca+g.padA, cb+g.padB, g.n+g.padC
+	a, b, c = randSlice(r, max(1, ra*lda)), randSlice(r, max(1, rb*ldb)), randSlice(r, max(1, g.m*ldc))
+	for i := 0; i < g.m; i++ {
+		for j := g.n; j < ldc; j++ {
+			c[i*ldc+j] = 12345
+		}
+	}
+	return
+}
+
+// cases covers every transpose pair on shapes that hit full and partial micro-tiles, several k
+// blocks, several row and column blocks, and the engine's convolution shapes scaled down.
+func cases() []gemmCase {
+	var cs []gemmCase
+	shapes := [][3]int{{1, 1, 1}, {6, 16, 1}, {7, 17, 3}, {5, 15, 257}, {13, 33, 300}, {73, 513, 9}, {8, 700, 72}, {72, 640, 8}, {8, 72, 1100}, {150, 40, 520}}
+	for _, s := range shapes {
+		for _, tA := range []bool{false, true} {
+			for _, tB := range []bool{false, true} {
+				for bi, beta := range []float32{0, 1, 0.5} {
+					cs = append(cs, gemmCase{tA: tA, tB: tB, m: s[0], n: s[1], k: s[2], padA: bi, padB: 2 * bi, padC: 3 - bi, beta: beta})
+				}
+			}
+		}
+	}
+	return cs
+}
+
+// TestSgemm compares Sgemm with the float64 triple loop on every case, within float32 rounding of
+// a k-term sum (|error| ≤ 2k·ε·Σ|a·b| per element, plus the beta term), and checks that C's
+// padding is untouched.
+func TestSgemm(t *testing.T) {
+	t.Logf("path: %s", Kernel())
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, g := range cases() {
+		a, lda, b, ldb, c, ldc := g.operands(r)
+		want := naive(g.tA, g.tB, g.m, g.n, g.k, a, lda, b, ldb, g.beta, c, ldc)
+		// Bound per element from the magnitudes.
+		absA, absB, absC := make([]float32, len(a)), make([]float32, len(b)), make([]float32, len(c))
+		for i, v := range a {
+			absA[i] = float32(math.Abs(float64(v)))
+		}
+		for i, v := range b {
+			absB[i] = float32(math.Abs(float64(v)))
+		}
+		for i, v := range c {
+			absC[i] = float32(math.Abs(float64(v)))
+		}
+		mag := naive(g.tA, g.tB, g.m, g.n, g.k, absA, lda, absB, ldb, float32(math.Abs(float64(g.beta))), absC, ldc)
+		if g.beta == 0 { // beta 0 must not read C: poison it
+			for i := 0; i < g.m; i++ {
+				for j := 0; j < g.n; j++ {
+					c[i*ldc+j] = float32(math.NaN())
+				}
+			}
+		}
+		Sgemm(g.tA, g.tB, g.m, g.n, g.k, a, lda, b, ldb, g.beta, c, ldc)
+		eps := math.Pow(2, -23)
+		for i := 0; i < g.m; i++ {
+			for j := 0; j < ldc; j++ {
+				got := float64(c[i*ldc+j])
+				if j >= g.n {
+					if got != 12345 {
+						t.Fatalf("%v: padding C[%d][%d] = %v, want untouched", g, i, j, got)
+					}
+					continue
+				}
+				tol := 2*float64(g.k+2)*eps*mag[i*ldc+j] + 1e-30
+				if d := math.Abs(got - want[i*ldc+j]); !(d <= tol) {
+					t.Fatalf("%v: C[%d][%d] = %v, want %v (|diff| %g > %g)", g, i, j, got, want[i*ldc+j], d, tol)
+				}
+			}
+		}
+	}
+}
+
+// TestSgemmHandComputed checks one small product worked out by hand, in all four transpose forms.
+func TestSgemmHandComputed(t *testing.T) {
+	// A = [1 2 3; 4 5 6], B = [7 8; 9 10; 11 12]: A·B = [58 64; 139 154].
+	a, at := []float32{1, 2, 3, 4, 5, 6}, []float32{1, 4, 2, 5, 3, 6}
+	b, bt := []float32{7, 8, 9, 10, 11, 12}, []float32{7, 9, 11, 8, 10, 12}
+	want := []float32{58 + 0.5*1, 64 + 0.5*2, 139 + 0.5*3, 154 + 0.5*4}
+	for _, tc := range []struct {
+		tA, tB   bool
+		a, b     []float32
+		lda, ldb int
+	}{{false, false, a, b, 3, 2}, {true, false, at, b, 2, 2}, {false, true, a, bt, 3, 3}, {true, true, at, bt, 2, 3}} {
+		c := []float32{1, 2, 3, 4}
+		Sgemm(tc.tA, tc.tB, 2, 2, 3, tc.a, tc.lda, tc.b, tc.ldb, 0.5, c, 2)
+		for i := range c {
+			if c[i] != want[i] {
+				t.Fatalf("tA=%v tB=%v: C = %v, want %v", tc.tA, tc.tB, c, want)
+			}
+		}
+	}
+}
+
+// TestSgemmThreadsSameBits: the result has the same bits on 1, 2, 3 and 8 goroutines.
+func TestSgemmThreadsSameBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, g := range []gemmCase{{m: 150, n: 1100, k: 600, beta: 1}, {tA: true, m: 72, n: 3000, k: 8}, {tB: true, m: 8, n: 72, k: 5000}, {tA: true, tB: true, m: 200, n: 600, k: 300, beta: 0.5}} {
+		a, lda, b, ldb, c0, ldc := g.operands(r)
+		var ref []float32
+		for _, threads := range []int{1, 2, 3, 8} {
+			c := append([]float32(nil), c0...)
+			SgemmThreads(threads, g.tA, g.tB, g.m, g.n, g.k, a, lda, b, ldb, g.beta, c, ldc)
+			if ref == nil {
+				ref = c
+				continue
+			}
+			for i := range c {
+				if math.Float32bits(c[i]) != math.Float32bits(ref[i]) {
+					t.Fatalf("%v: %d threads: C[%d] = %v, 1 thread gave %v", g, threads, i, c[i], ref[i])
+				}
+			}
+		}
+	}
+}
+
+// TestSgemmEmpty: k = 0 gives beta·C; m or n = 0 does nothing.
+func TestSgemmEmpty(t *testing.T) {
+	c := []float32{1, 2, 3, 4}
+	Sgemm(false, false, 2, 2, 0, nil, 1, nil, 2, 0.5, c, 2)
+	if c[0] != 0.5 || c[3] != 2 {
+		t.Fatalf("k=0: C = %v, want 0.5·C", c)
+	}
+	Sgemm(false, false, 0, 2, 3, nil, 3, make([]float32, 6), 2, 0, nil, 2)
+}
+
+// TestSgemmBadArgs: matrices that do not fit their slices panic with the matrix named.
+func TestSgemmBadArgs(t *testing.T) {
+	defer func() {
+		if r := recover(); r == nil || fmt.Sprint(r) != "sgemm: B has 5 values, a 3×2 matrix with stride 2 needs 6" {
+			t.Fatalf("panic = %v", r)
+		}
+	}()
+	Sgemm(false, false, 2, 2, 3, make([]float32, 6), 3, make([]float32, 5), 2, 0, make([]float32, 4), 2)
+}
