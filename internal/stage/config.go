@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math"
 
-	"strings"
-
 	"github.com/abs-nas/abs/internal/abs/data"
 	"github.com/abs-nas/abs/internal/abs/family"
 	"github.com/abs-nas/abs/internal/abs/nb201"
@@ -104,7 +102,7 @@ const (
 
 // UnmarshalText sets f to the fitness named text.
 func (f *Fitness) UnmarshalText(text []byte) error {
-	return parseChoice(f, "fitness", text, []Fitness{FitnessSupernet, FitnessGroundTruth})
+	return family.ParseChoice(f, "fitness", text, []Fitness{FitnessSupernet, FitnessGroundTruth})
 }
 
 // Metric names the operator score metric: angle, accuracy or random.
@@ -119,7 +117,7 @@ const (
 
 // UnmarshalText sets m to the metric named text.
 func (m *Metric) UnmarshalText(text []byte) error {
-	return parseChoice(m, "metric", text, []Metric{MetricAngle, MetricAccuracy, MetricRandom})
+	return family.ParseChoice(m, "metric", text, []Metric{MetricAngle, MetricAccuracy, MetricRandom})
 }
 
 // Dataset names the data set of a run: fashion-mnist or cifar10.
@@ -133,7 +131,7 @@ const (
 
 // UnmarshalText sets d to the data set named text.
 func (d *Dataset) UnmarshalText(text []byte) error {
-	return parseChoice(d, "dataset", text, []Dataset{FashionMNIST, CIFAR10})
+	return family.ParseChoice(d, "dataset", text, []Dataset{FashionMNIST, CIFAR10})
 }
 
 // image returns the shape of the data set's images and its class count.
@@ -142,22 +140,6 @@ func (d Dataset) image() family.Image {
 		return family.Image{C: 3, H: 32, W: 32, Classes: 10}
 	}
 	return family.Image{C: 1, H: 28, W: 28, Classes: 10}
-}
-
-// parseChoice sets *v to the one of valid spelt text, or returns an error naming field and
-// listing the valid values.
-func parseChoice[T ~string](v *T, field string, text []byte, valid []T) error {
-	for _, x := range valid {
-		if string(x) == string(text) {
-			*v = x
-			return nil
-		}
-	}
-	names := make([]string, len(valid))
-	for i, x := range valid {
-		names[i] = string(x)
-	}
-	return fmt.Errorf("%s %q: want one of %s", field, text, strings.Join(names, ", "))
 }
 
 // Validate reports every setting out of range, naming it. Enumerations are checked when they are

@@ -38,7 +38,7 @@ const (
 func Names() []Name { return []Name{NB201, DARTS, ProxylessGPU, FairNAS} }
 
 // UnmarshalText sets n to the space named text.
-func (n *Name) UnmarshalText(text []byte) error { return parse(n, "space", text, Names()) }
+func (n *Name) UnmarshalText(text []byte) error { return ParseChoice(n, "space", text, Names()) }
 
 // Set implements flag.Value.
 func (n *Name) Set(s string) error { return n.UnmarshalText([]byte(s)) }
@@ -46,9 +46,9 @@ func (n *Name) Set(s string) error { return n.UnmarshalText([]byte(s)) }
 // String returns the name.
 func (n Name) String() string { return string(n) }
 
-// parse sets *v to the one of valid spelt text, or returns an error naming field and listing
-// the valid values.
-func parse[T ~string](v *T, field string, text []byte, valid []T) error {
+// ParseChoice sets *v to the one of valid spelt text, or returns an error naming field and
+// listing the valid values: the parser of every typed config enumeration.
+func ParseChoice[T ~string](v *T, field string, text []byte, valid []T) error {
 	for _, x := range valid {
 		if string(x) == string(text) {
 			*v = x
@@ -100,7 +100,9 @@ const (
 func Samplings() []Sampling { return []Sampling{SamplingAuthors, PerCell, WholeNet, Uniform, Fair} }
 
 // UnmarshalText sets s to the rule named text.
-func (s *Sampling) UnmarshalText(text []byte) error { return parse(s, "sampling", text, Samplings()) }
+func (s *Sampling) UnmarshalText(text []byte) error {
+	return ParseChoice(s, "sampling", text, Samplings())
+}
 
 // Init names a weight initialisation: authors (the rule of the authors' code for the space,
 // Family.Init) or one of nn.Init's names.
@@ -119,7 +121,7 @@ func Inits() []Init {
 }
 
 // UnmarshalText sets i to the initialisation named text.
-func (i *Init) UnmarshalText(text []byte) error { return parse(i, "init", text, Inits()) }
+func (i *Init) UnmarshalText(text []byte) error { return ParseChoice(i, "init", text, Inits()) }
 
 // IdleUpdates says whether parameters a step's child does not use still receive weight decay and
 // momentum: authors (Family.IdleUpdates), on or off.
@@ -134,7 +136,7 @@ const (
 
 // UnmarshalText sets u to the setting named text.
 func (u *IdleUpdates) UnmarshalText(text []byte) error {
-	return parse(u, "idle_updates", text, []IdleUpdates{IdleAuthors, IdleOn, IdleOff})
+	return ParseChoice(u, "idle_updates", text, []IdleUpdates{IdleAuthors, IdleOn, IdleOff})
 }
 
 // Family is one search space with everything that depends on it.
