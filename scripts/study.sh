@@ -134,7 +134,9 @@ lane4() {
 	local first=${seeds%% *} d="$out/standalone"
 	mkdir -p "$d"
 	waitfor "$out/draws/seed-$first/done" || return 1
-	# the first SA_N distinct connected children (abs-study skips disconnected ones) of the accuracy sample of the first seed
+	# the distinct connected children (abs-study skips disconnected ones) of the accuracy sample of
+	# the first seed; abs-study -shuffle trains SA_N of them in a seeded random order (the sample
+	# lists its children by operator: its first lines all have none on edge 0)
 	"$bin/abs" show -json "$out/draws/seed-$first/stage-0/children.parquet" |
 		jq -r '.rows[] | .ops | join(",")' | awk '!seen[$0]++' >"$d/candidates.txt" || return 1
 	[ -f "$d/done" ] && return 0
@@ -142,7 +144,7 @@ lane4() {
 	start=$(date +%s.%N)
 	"$bin/abs-study" -n "${SA_N:-30}" -epochs "${SA_EPOCHS:-8}" -train "${SA_TRAIN:-500}" -test "${SA_TEST:-2000}" \
 		-width "$(jq -r .width <<<"$base")" -cells "$(jq -r .cells <<<"$base")" -seed "$first" \
-		-archs "$d/candidates.txt" -out "$d/models.jsonl" >"$d/table.txt" 2>>"$d/log" || return 1
+		-archs "$d/candidates.txt" -shuffle -out "$d/models.jsonl" >"$d/table.txt" 2>>"$d/log" || return 1
 	awk -v a="$(date +%s.%N)" -v b="$start" 'BEGIN { printf "%.1f\n", a - b }' >"$d/done"
 }
 

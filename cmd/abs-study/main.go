@@ -9,11 +9,11 @@
 // Usage:
 //
 //	abs-study analyse -dir DIR [-out DIR/results] [-table CSV] [-authors JSON] [-search-seeds 10] [-search-budgets 10,50]
-//	abs-study [-n 24] [-epochs 2] [-train 2000] [-width 8] [-seed 1] [-init pytorch] [-archs FILE] [-out FILE] [-markdown]
+//	abs-study [-n 24] [-epochs 2] [-train 2000] [-width 8] [-seed 1] [-init pytorch] [-archs FILE [-shuffle]] [-out FILE] [-markdown]
 //
 // With -archs it trains the architectures listed in FILE (one a line, the six NB201 edges' op names
 // separated by commas, edge order as in children.parquet; disconnected ones are skipped) instead of
-// uniform draws. With -out it
+// uniform draws; with -shuffle as well, the first n of them in a seeded random order. With -out it
 // appends one JSON line per trained model to FILE and, run again, skips the models FILE already
 // holds, so a long study resumes where it stopped.
 package main
@@ -26,6 +26,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -70,6 +71,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	markdown := fs.Bool("markdown", false, "print a Markdown table")
 	initName := fs.String("init", "pytorch", "weight initialisation of each model (pytorch: the authors' PyTorch default; kaiming, xavier, orthogonal)")
 	archsFile := fs.String("archs", "", "file of the architectures to train (one a line: six op names separated by commas); empty: n uniform draws")
+	shuffle := fs.Bool("shuffle", false, "with -archs: train the first -n of the file's connected architectures in a seeded random order, a uniform subset of the file rather than its first lines")
 	outFile := fs.String("out", "", "JSON-lines file of the results: appended to, and the models it already holds are skipped")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -86,6 +88,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		if len(listed) < *n {
 			return fmt.Errorf("-archs %s: %d architectures, want at least -n %d", *archsFile, len(listed), *n)
 		}
+		if *shuffle {
+			shuffleArchs(listed, *seed)
+		}
+	} else if *shuffle {
+		return errors.New("-shuffle needs -archs FILE")
 	}
 	done := map[int]Model{}
 	if *outFile != "" {
@@ -190,6 +197,13 @@ func opNamesOf(arch []int) []string {
 		names[i] = ops[o].Name
 	}
 	return names
+}
+
+// shuffleArchs puts archs in a random order drawn from seed (Fisher–Yates, math/rand/v2's PCG), so
+// that the first n of them are a uniform subset of the list.
+func shuffleArchs(archs [][]int, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 0x5a))
+	rng.Shuffle(len(archs), func(i, j int) { archs[i], archs[j] = archs[j], archs[i] })
 }
 
 // readArchs reads a file of architectures, one a line: the op names of the six edges, comma-separated.
