@@ -268,10 +268,15 @@ func (g *geometry) packA(ap []float32, i0, p0, mb, kb int) {
 			}
 			continue
 		}
-		for i := 0; i < rows; i++ {
-			src := g.a[(r0+i)*g.lda+p0 : (r0+i)*g.lda+p0+kb]
+		done := 0
+		if rows == mr { // a full sliver: 8 values of each row at a time
+			done = transpose4(kb, g.a[r0*g.lda+p0:], g.lda, dst)
+		}
+		for i := 0; i < rows && done < kb; i++ {
+			src := g.a[(r0+i)*g.lda+p0+done : (r0+i)*g.lda+p0+kb]
+			d := dst[done*mr:]
 			for p, v := range src {
-				dst[p*mr+i] = v
+				d[p*mr+i] = v
 			}
 		}
 	}
@@ -294,16 +299,28 @@ func (g *geometry) packB(bp []float32, p0, j0, kb, nb int) {
 			}
 			continue
 		}
-		// op(B)(p, j) = B[j][p]: a transpose, done in chunks of 16 p so that both the 16 values
-		// read from each of the sliver's rows of B and the chunk written stay in L1.
-		for q := 0; q < kb; q += 16 {
-			qn := min(16, kb-q)
-			for j := 0; j < cols; j++ {
-				src := g.b[(c0+j)*g.ldb+p0+q : (c0+j)*g.ldb+p0+q+qn]
-				d := dst[q*nr+j:]
-				for p, v := range src {
-					d[p*nr] = v
-				}
+		// op(B)(p, j) = B[j][p]: a transpose. Each 8 of the sliver's columns go in 8×8 blocks
+		// (transpose8, as many p as a multiple of 8 allows); the rest value by value.
+		j8 := 0
+		for ; j8+8 <= cols; j8 += 8 {
+			if done := transpose8(kb, g.b[(c0+j8)*g.ldb+p0:], g.ldb, dst[j8:], nr); done < kb {
+				g.transposeB(c0+j8, p0+done, 8, kb-done, dst[done*nr+j8:])
+			}
+		}
+		g.transposeB(c0+j8, p0, cols-j8, kb, dst[j8:])
+	}
+}
+
+// transposeB writes B[c0+j][p0+p] to d[p·nr+j] for j < cols, p < kb, in chunks of 16 p so that
+// both the 16 values read from each of B's rows and the chunk written stay in L1.
+func (g *geometry) transposeB(c0, p0, cols, kb int, d []float32) {
+	for q := 0; q < kb; q += 16 {
+		qn := min(16, kb-q)
+		for j := 0; j < cols; j++ {
+			src := g.b[(c0+j)*g.ldb+p0+q : (c0+j)*g.ldb+p0+q+qn]
+			dq := d[q*nr+j:]
+			for p, v := range src {
+				dq[p*nr] = v
 			}
 		}
 	}

@@ -22,3 +22,41 @@ func kernel(k int, a, b []float32, ldb int, c []float32, ldc int) {
 	_ = c[(mr-1)*ldc+nr-1]
 	kern4x24(k, &a[0], &b[0], ldb, &c[0], ldc)
 }
+
+// tr8 transposes 8×8 blocks: dst[(q+p)·ldd+j] = src[j·lds+q+p] for j, p < 8 and q = 0, 8, … n-8
+// (n a multiple of 8).
+//
+//go:noescape
+func tr8(n int, src *float32, lds int, dst *float32, ldd int)
+
+// tr4 transposes 4 rows into groups of 4: dst[4p+i] = src[i·lds+p] for i < 4, p < n (n a multiple
+// of 8).
+//
+//go:noescape
+func tr4(n int, src *float32, lds int, dst *float32)
+
+// transpose8 is tr8 on slices: the first n8 = n&^7 values of 8 rows of src (row stride lds) into
+// n8 rows of 8 values of dst (row stride ldd). It returns n8; the caller does the rest.
+func transpose8(n int, src []float32, lds int, dst []float32, ldd int) int {
+	n8 := n &^ 7
+	if n8 == 0 {
+		return 0
+	}
+	_ = src[7*lds+n8-1]
+	_ = dst[(n8-1)*ldd+7]
+	tr8(n8, &src[0], lds, &dst[0], ldd)
+	return n8
+}
+
+// transpose4 is tr4 on slices: the first n8 = n&^7 values of 4 rows of src (row stride lds) into
+// dst[4p+i]. It returns n8; the caller does the rest.
+func transpose4(n int, src []float32, lds int, dst []float32) int {
+	n8 := n &^ 7
+	if n8 == 0 {
+		return 0
+	}
+	_ = src[3*lds+n8-1]
+	_ = dst[4*n8-1]
+	tr4(n8, &src[0], lds, &dst[0])
+	return n8
+}

@@ -206,3 +206,65 @@ func TestSgemmBadArgs(t *testing.T) {
 	}()
 	Sgemm(false, false, 2, 2, 3, make([]float32, 6), 3, make([]float32, 5), 2, 0, make([]float32, 4), 2)
 }
+
+// TestPackExact checks the packed slivers value by value against their definition: op(A)'s sliver s
+// holds op(A)[i0+s·mr+i, p0+p] at s·kc·mr + p·mr + i, op(B)'s holds op(B)[p0+p, j0+s·nr+j] at
+// s·kc·nr + p·nr + j, zeros past the matrix. The blocked transposes (8 values at a time) must move
+// exactly the values the value-by-value loops do, on block sizes with and without a remainder.
+func TestPackExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	for _, s := range [][3]int{{4, 24, 8}, {13, 50, 37}, {8, 72, 256}, {5, 23, 7}, {12, 31, 300}} {
+		m, n, k := s[0], s[1], s[2]
+		for _, tA := range []bool{false, true} {
+			for _, tB := range []bool{false, true} {
+				ra, ca, rb, cb := m, k, k, n
+				if tA {
+					ra, ca = k, m
+				}
+				if tB {
+					rb, cb = n, k
+				}
+				lda, ldb := ca+1, cb+3
+				g := geometry{tA: tA, tB: tB, m: m, n: n, k: k, a: randSlice(r, ra*lda), lda: lda, b: randSlice(r, rb*ldb), ldb: ldb}
+				opA := func(i, p int) float32 {
+					if tA {
+						return g.a[p*lda+i]
+					}
+					return g.a[i*lda+p]
+				}
+				opB := func(p, j int) float32 {
+					if tB {
+						return g.b[j*ldb+p]
+					}
+					return g.b[p*ldb+j]
+				}
+				for p0 := 0; p0 < k; p0 += kc {
+					kb := min(kc, k-p0)
+					ap := randSlice(r, mc*kc)
+					g.packA(ap, 0, p0, min(m, mc), kb)
+					for i := 0; i < min(m, mc); i++ {
+						for p := 0; p < kb; p++ {
+							if got, want := ap[(i/mr)*kc*mr+p*mr+i%mr], opA(i, p0+p); got != want {
+								t.Fatalf("%v tA=%v: packed A(%d, %d) = %v, want %v", s, tA, i, p0+p, got, want)
+							}
+						}
+					}
+					bp := randSlice(r, kc*nc)
+					nb := min(n, nc)
+					g.packB(bp, p0, 0, kb, nb)
+					for j := 0; j < roundUp(nb, nr); j++ {
+						for p := 0; p < kb; p++ {
+							want := float32(0)
+							if j < nb {
+								want = opB(p0+p, j)
+							}
+							if got := bp[(j/nr)*kc*nr+p*nr+j%nr]; got != want {
+								t.Fatalf("%v tB=%v: packed B(%d, %d) = %v, want %v", s, tB, p0+p, j, got, want)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
