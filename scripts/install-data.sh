@@ -4,8 +4,5 @@
 set -euo pipefail
 dir=/usr/share/datasets/fashion-mnist
 if [ -f "$dir/train-images-idx3-ubyte.gz" ]; then exit 0; fi
-sudo=""
-if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
 echo "installing dataset-fashion-mnist (Debian) into $dir..." >&2
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq dataset-fashion-mnist >&2
+"$(dirname "$0")/apt-install.sh" dataset-fashion-mnist
