@@ -75,7 +75,8 @@ func dartsPaths() [][]int {
 // are the first ops the one-per-edge rule drops. An edge whose list no longer holds `none` must be
 // an input of its node, and an edge whose list holds only `none` cannot be one; a shrunk space in
 // which some node has more than two of the first kind or fewer than two edges that can be inputs
-// has no child, and Validate refuses it (Feasible says which node).
+// has no child, and Validate refuses it (Feasible says which node); shrink.Step never makes a drop
+// that leads there.
 type DARTS struct{}
 
 // Name returns "darts".
@@ -190,7 +191,9 @@ func (DARTS) Feasible(s Shrunk) error {
 
 // Size returns Π_nodes Σ_{a<b} n(a)·n(b) over the input pairs {a, b} of each node such that every
 // other input edge allows none, n(i) being the number of non-none ops the edge from node i allows.
-// The full space has 49⁴·(1·3·6·10) = 1 037 664 180 children; an infeasible space has 0.
+// The full space has 49⁴·(1·3·6·10) = 1 037 664 180 children; an infeasible space has 0. This is
+// the number of distinct repaired children, not the product of the list lengths (8¹⁴ for the full
+// space), which counts the draws before repair; the shrink threshold compares with it.
 func (DARTS) Size(s Shrunk) *big.Int {
 	n := big.NewInt(1)
 	for j := 2; j <= 5; j++ {
