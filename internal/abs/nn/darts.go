@@ -166,14 +166,8 @@ func (n *DARTSNet) Graph(child []int, x *tensor.Dense, labels []int, mode BNMode
 	in := gorgonia.NewTensor(b.g, n.Dtype, 4, gorgonia.WithShape(x.Shape()...), gorgonia.WithName("input"), gorgonia.WithValue(x))
 	stem := b.bn(b.conv(in, "stem.conv", 1, 1), "stem.bn", true)
 	outs := make([]*gorgonia.Node, cfg.Cells)
-	w, h := cfg.C, cfg.H
-	hw := cfg.W
 	for l := 0; l < cfg.Cells && b.err == nil; l++ {
 		red := cfg.reduce(l)
-		if red {
-			w *= 2
-			h, hw = h/2, hw/2
-		}
 		s0, s1 := stem, stem
 		if l >= 2 {
 			s0 = outs[l-2]
