@@ -163,7 +163,7 @@ func TestVerifyFindsProblems(t *testing.T) {
 			if err := m.Save(ctx, r.st); err != nil {
 				t.Fatal(err)
 			}
-		}, "metadata says scores v1 by score-operators, manifest says scores v1 by prune"},
+		}, "metadata says scores v2 by score-operators, manifest says scores v2 by prune"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRun(t)

@@ -55,7 +55,7 @@ type OpScore struct {
 }
 
 // Stage is one shrink stage of Algorithm 2: the space size before and after, and the ops dropped
-// with their scores. Sizes are float64 because spaces like DARTS exceed int64 (8^28).
+// with their scores. Sizes are float64 because spaces may exceed int64.
 type Stage struct {
 	Stage      int32       `parquet:"stage" json:"stage"`
 	SizeBefore float64     `parquet:"size_before" json:"size_before"`
@@ -144,14 +144,18 @@ type StudyResult struct {
 	Value   float64 `parquet:"value" json:"value"`
 }
 
-// The artifact schemas.
+// The artifact schemas. The kinds that number DARTS edges or list a DARTS child's ops (space,
+// children, scores, shrink, candidates) took a new version when the DARTS encoding became one
+// 14-edge cell shared by every cell (14 op lists, a child of 14 ops with none on the edges that
+// are not inputs) instead of a normal and a reduce cell apart (28 edges, "" for an edge not kept);
+// a file of the earlier version is refused, whatever its space.
 var (
 	Weights    = define[Weight]("weights", 1)
-	Space      = define[SpaceOp]("space", 1)
-	Children   = define[Child]("children", 1)
-	Scores     = define[OpScore]("scores", 1, "score")       // NaN: no samples
-	Shrink     = define[Stage]("shrink", 2, "dropped.score") // NaN: no samples
-	Candidates = define[Candidate]("candidates", 1)
+	Space      = define[SpaceOp]("space", 2)
+	Children   = define[Child]("children", 2)
+	Scores     = define[OpScore]("scores", 2, "score")       // NaN: no samples
+	Shrink     = define[Stage]("shrink", 3, "dropped.score") // NaN: no samples
+	Candidates = define[Candidate]("candidates", 2)
 	Metrics    = define[Epoch]("metrics", 2)
 	// Benchmark mode (config ground_truth): score-operators' and prune's comparisons with the table.
 	// NaN: undefined (a constant metric, e.g. every angle 0 when the base is the trained supernet).

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"flag"
+	"fmt"
 	"io"
 	"math"
 	"os"
@@ -63,10 +64,8 @@ func samples() []sample {
 		long[i] = float32(i%7) - 3
 	}
 	nb := []string{"nor_conv_3x3", "skip_connect", "none", "avg_pool_3x3", "nor_conv_1x1", "nor_conv_3x3"}
-	darts := make([]string, 28)
-	for i := range darts {
-		darts[i] = []string{"sep_conv_3x3", "max_pool_3x3"}[i%2]
-	}
+	// A DARTS child: one 14-edge cell, none on the edges that are not inputs.
+	darts := []string{"sep_conv_3x3", "skip_connect", "none", "max_pool_3x3", "dil_conv_5x5", "none", "avg_pool_3x3", "none", "sep_conv_5x5", "dil_conv_3x3", "none", "none", "none", "skip_connect"}
 	return []sample{
 		sampleOf(Weights, []Weight{
 			{Name: "cell0.edge0.nor_conv_3x3.conv", Shape: []int32{2, 2, 3, 3}, Values: long[:36]},
@@ -82,7 +81,7 @@ func samples() []sample {
 		sampleOf(Children, []Child{
 			{ID: 0, Ops: nb, FLOPs: 86_000_000, ForEdge: -1, Angle: f64(1.2345678901234), ValidAcc: f64(60.5), ReBNAcc: f64(71.25), TestAcc: f64(94.37)},
 			{ID: 15624, Ops: nb[:0], FLOPs: 0},
-			{ID: 7, Ops: darts, FLOPs: 1 << 40, ForEdge: 27, ForOp: "sep_conv_3x3", Angle: f64(0), TestAcc: f64(10)},
+			{ID: 7, Ops: darts, FLOPs: 1 << 40, ForEdge: 13, ForOp: "skip_connect", Angle: f64(0), TestAcc: f64(10)},
 		}),
 		sampleOf(Scores, []OpScore{
 			{Edge: 0, Op: "none", Score: 0.25, Samples: 1000, Rank: 5, Dropped: true},
@@ -335,7 +334,7 @@ func TestReadRejects(t *testing.T) {
 		data []byte
 		want string
 	}{
-		{"other schema", scores, `read f.parquet: schema is scores v1, want children v1`},
+		{"other schema", scores, fmt.Sprintf("read f.parquet: schema is scores v%d, want children v%d", Scores.Version(), Children.Version())},
 		{"truncated", scores[:len(scores)/2], "read f.parquet: not a parquet file or truncated"},
 		{"last byte cut", scores[:len(scores)-1], "read f.parquet: not a parquet file or truncated"},
 		{"empty", nil, "read f.parquet: not a parquet file or truncated (0 bytes)"},
@@ -348,16 +347,17 @@ func TestReadRejects(t *testing.T) {
 			}
 		})
 	}
+	v := Scores.Version()
 	for _, tc := range []struct {
 		name string
 		data []byte
 		want string
 	}{
-		{"newer version", encode(t, variant[OpScore]("scores", 2), []OpScore{{}}), "read f.parquet: schema is scores v2, want scores v1"},
-		{"missing column", encode(t, variant[noRank]("scores", 1), []noRank{{}}), `read f.parquet: column "rank" (int32) is missing`},
-		{"wrong type", encode(t, variant[rankAsString]("scores", 1), []rankAsString{{}}), `read f.parquet: column "rank" has type utf8, want int32`},
-		{"extra column", encode(t, variant[extra]("scores", 1), []extra{{}}), `read f.parquet: unexpected columns ["note"] for scores v1`},
-		{"null value", encode(t, variant[nullableScore]("scores", 1), []nullableScore{{Op: "x"}}), `read f.parquet: row 0: column "score": null value in a non-nullable column`},
+		{"newer version", encode(t, variant[OpScore]("scores", v+1), []OpScore{{}}), fmt.Sprintf("read f.parquet: schema is scores v%d, want scores v%d", v+1, v)},
+		{"missing column", encode(t, variant[noRank]("scores", v), []noRank{{}}), `read f.parquet: column "rank" (int32) is missing`},
+		{"wrong type", encode(t, variant[rankAsString]("scores", v), []rankAsString{{}}), `read f.parquet: column "rank" has type utf8, want int32`},
+		{"extra column", encode(t, variant[extra]("scores", v), []extra{{}}), fmt.Sprintf(`read f.parquet: unexpected columns ["note"] for scores v%d`, v)},
+		{"null value", encode(t, variant[nullableScore]("scores", v), []nullableScore{{Op: "x"}}), `read f.parquet: row 0: column "score": null value in a non-nullable column`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := Scores.Read(tc.data, "f.parquet")
@@ -366,6 +366,99 @@ func TestReadRejects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// oldDARTS returns the ops of a DARTS child in the encoding before schema versions space v2,
+// children v2, scores v2, shrink v3 and candidates v2: 28 edges, the normal cell's 14 then the
+// reduce cell's, "" on an edge its node does not keep.
+func oldDARTS() []string {
+	cell := []string{"sep_conv_3x3", "skip_connect", "", "max_pool_3x3", "dil_conv_5x5", "", "avg_pool_3x3", "", "sep_conv_5x5", "dil_conv_3x3", "", "", "", "skip_connect"}
+	return append(append([]string(nil), cell...), cell...)
+}
+
+// TestOldDARTSEncodingRefused writes, for every kind whose DARTS encoding changed, a real file
+// of the previous version holding rows of the old 28-edge encoding (reduce-cell edges 14–27), and
+// checks that reading it, from bytes and from a store, is an error naming the file, the version
+// found and the version wanted.
+func TestOldDARTSEncodingRefused(t *testing.T) {
+	ctx := context.Background()
+	st, err := file.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := Meta{Producer: "old-abs", Config: `{"space":"darts"}`}
+	// Each kind's write puts rows with an unregistered Kind of the same name and version
+	// Version()−1, read and get read them with the registered Kind.
+	type kind struct {
+		name      string
+		old, want int
+		write     func(key string) ([]byte, error)
+		read      func(data []byte, name string) error
+		get       func(key string) error
+	}
+	var kinds []kind
+	add := func(name string, v int, put func(key string, version int) ([]byte, error), read func([]byte, string) error, get func(string) error) {
+		kinds = append(kinds, kind{name, v - 1, v, func(key string) ([]byte, error) { return put(key, v-1) }, read, get})
+	}
+	add(Space.Name(), Space.Version(),
+		func(key string, v int) ([]byte, error) {
+			return putOld(ctx, t, st, variant[SpaceOp]("space", v), key, meta, []SpaceOp{{Edge: 27, Op: "dil_conv_5x5", Alive: true}, {Edge: 14, Op: "none", Alive: false}})
+		},
+		func(b []byte, n string) error { _, _, err := Space.Read(b, n); return err },
+		func(k string) error { _, _, err := Space.Get(ctx, st, k); return err })
+	add(Children.Name(), Children.Version(),
+		func(key string, v int) ([]byte, error) {
+			return putOld(ctx, t, st, variant[Child]("children", v), key, meta, []Child{{ID: 0, Ops: oldDARTS(), ForEdge: 20, ForOp: "max_pool_3x3"}})
+		},
+		func(b []byte, n string) error { _, _, err := Children.Read(b, n); return err },
+		func(k string) error { _, _, err := Children.Get(ctx, st, k); return err })
+	add(Scores.Name(), Scores.Version(),
+		func(key string, v int) ([]byte, error) {
+			return putOld(ctx, t, st, variant[OpScore]("scores", v), key, meta, []OpScore{{Edge: 27, Op: "sep_conv_3x3", Score: 0.5, Samples: 3, Rank: 1}})
+		},
+		func(b []byte, n string) error { _, _, err := Scores.Read(b, n); return err },
+		func(k string) error { _, _, err := Scores.Get(ctx, st, k); return err })
+	add(Shrink.Name(), Shrink.Version(),
+		func(key string, v int) ([]byte, error) {
+			return putOld(ctx, t, st, variant[Stage]("shrink", v), key, meta, []Stage{{Stage: 0, SizeBefore: 9.1e18, SizeAfter: 1.1e18, Dropped: []DroppedOp{{Edge: 27, Op: "none", Score: 0.1}}}})
+		},
+		func(b []byte, n string) error { _, _, err := Shrink.Read(b, n); return err },
+		func(k string) error { _, _, err := Shrink.Get(ctx, st, k); return err })
+	add(Candidates.Name(), Candidates.Version(),
+		func(key string, v int) ([]byte, error) {
+			return putOld(ctx, t, st, variant[Candidate]("candidates", v), key, meta, []Candidate{{Round: 0, ID: 1, Ops: oldDARTS(), Fitness: 0.7}})
+		},
+		func(b []byte, n string) error { _, _, err := Candidates.Read(b, n); return err },
+		func(k string) error { _, _, err := Candidates.Get(ctx, st, k); return err })
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			key := "stage-0/old-" + k.name + ".parquet"
+			data, err := k.write(key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m, _, err := ReadMeta(data, key); err != nil || m.Version != k.old || m.Schema != k.name {
+				t.Fatalf("the old file's meta %+v, %v: want %s v%d", m, err, k.name, k.old)
+			}
+			want := fmt.Sprintf("schema is %s v%d, want %s v%d", k.name, k.old, k.name, k.want)
+			if err := k.read(data, "old.parquet"); err == nil || err.Error() != "read old.parquet: "+want {
+				t.Errorf("Read: %v, want read old.parquet: %s", err, want)
+			}
+			if err := k.get(key); err == nil || err.Error() != "read "+st.URL(key)+": "+want {
+				t.Errorf("Get: %v, want read %s: %s", err, st.URL(key), want)
+			}
+		})
+	}
+}
+
+// putOld writes rows with the unregistered kind k to key in st and returns the stored bytes.
+func putOld[R any](ctx context.Context, t *testing.T, st *file.Store, k *Kind[R], key string, meta Meta, rows []R) ([]byte, error) {
+	t.Helper()
+	if _, err := k.Put(ctx, st, key, meta, rows); err != nil {
+		return nil, err
+	}
+	b, _, err := Fetch(ctx, st, key)
+	return b, err
 }
 
 func TestReadAnyUnknownSchema(t *testing.T) {

@@ -144,7 +144,7 @@ func TestLs(t *testing.T) {
 	for i, want := range [][]string{
 		{"KEY", "SIZE", "MODIFIED", "SCHEMA", "PRODUCER"},
 		{"manifest.json", "-", "-"},
-		{"stage0/scores.parquet", "scores v1", "score-operators"},
+		{"stage0/scores.parquet", "scores v2", "score-operators"},
 		{"stage0/supernet.parquet", "weights v1", "train-supernet"},
 	} {
 		for _, w := range want {

@@ -45,7 +45,7 @@ func TestS3Run(t *testing.T) {
 		t.Errorf("abs show: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	code, out, errOut = abs("ls", runURL)
-	if code != 0 || !strings.Contains(out, "stage0/scores.parquet") || !strings.Contains(out, "scores v1") {
+	if code != 0 || !strings.Contains(out, "stage0/scores.parquet") || !strings.Contains(out, "scores v2") {
 		t.Errorf("abs ls: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 

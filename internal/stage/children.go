@@ -287,17 +287,13 @@ func drawOf(sp space.Space, ch schema.Child) (score.Draw, error) {
 	return d, nil
 }
 
-// childOf decodes a child from its op names (opNames' inverse: "" is an edge the child does not keep).
+// childOf decodes a child from its op names (opNames' inverse).
 func childOf(sp space.Space, names []string) (space.Child, error) {
 	if len(names) != sp.Points() {
 		return nil, fmt.Errorf("%d ops, want %d", len(names), sp.Points())
 	}
 	c := make(space.Child, len(names))
 	for p, name := range names {
-		if name == "" {
-			c[p] = space.Absent
-			continue
-		}
 		code, err := space.OpCode(sp, name)
 		if err != nil {
 			return nil, err

@@ -117,6 +117,35 @@ var pinnedRuns = []struct {
 			"stage-0/space.parquet":     "688115fb4f6862d5a8172633c26afcd4d633ceb74ce5dffdbaeb4fa3b1b894d2",
 			"stage-0/supernet.parquet":  "966dcce8a0e2cae0436a9586407e8e1abd4828d2763d3d4b489434632b28d882",
 		}},
+	// DARTS as the authors' code (one 14-edge cell shared by every cell, repaired children,
+	// one op per edge per stage); pinned when that encoding was introduced.
+	{"darts", `{"space":"darts","width":4,"cells":3,"train":64,"valid":32,"test":32,"batch":32,"rebn_batches":1,"search":"random","search_budget":2,"retrain_epochs":1,"children_per_op":1,"exact_limit":0}`,
+		map[string]string{
+			"retrain/metrics.parquet":   "39c02a4843c8826e8eca673cc7fed1f691c1ba5f76b5accd97c8439fc5e1bde9",
+			"retrain/weights.parquet":   "978c6de6c059365435a16558ab1270a243088a21953d3d360bd39a3087e1052e",
+			"search/candidates.parquet": "883bfa48ae542e575669b215e129553949f13fc8b7dcb79ea1b2bbd0690d7bd1",
+			"stage-0/base.parquet":      "029ce21354c3fa419e17f8d7038160e434bdab63631cf3f62d5b4bf0fda1838d",
+			"stage-0/children.parquet":  "6cf99f0333885051ca3a099ba6b1ed8511151d7b14e75e8d2d6ee69d519c7756",
+			"stage-0/decisions.parquet": "409c4aae90dcda3431ebe4aa9c887d7bfecff39b1989a67d8cd2771bd580c63f",
+			"stage-0/metrics.parquet":   "4de260e44c486467754a38271b0d71d7985b53793dc749e7d49d9ceec8b5dd79",
+			"stage-0/scores.parquet":    "f7c7b9e401498f36562ef634d0f34bb5b92a171d4eebd081dfcdc1cd8d147283",
+			"stage-0/shrink.parquet":    "9377774893e643a41b146b7a036c0932eb96ba4dbe8ea33eca8dd95040ff373c",
+			"stage-0/space.parquet":     "950ef494c5af54e38344207f873e4069f0fbd1f72669ad6e69e4358ed40d61f8",
+			"stage-0/supernet.parquet":  "74c80a5d8958a329e5d345cfa1092afc0c01ea4a8449e288f7518b3431d79f5c",
+		},
+		map[string]string{
+			"retrain/metrics.parquet":   "39c02a4843c8826e8eca673cc7fed1f691c1ba5f76b5accd97c8439fc5e1bde9",
+			"retrain/weights.parquet":   "5c64398d03b4a3d6625538b80144f6b90f89ea5991eefc515999e784c1cd9413",
+			"search/candidates.parquet": "883bfa48ae542e575669b215e129553949f13fc8b7dcb79ea1b2bbd0690d7bd1",
+			"stage-0/base.parquet":      "a59d8406fe9f760adfd6e08c1f6573fd492805ae11f87ebdb9f9cbaa9de32cc9",
+			"stage-0/children.parquet":  "2678266c7101fcd929d44b154ae1bab0f0f63df26cd24e273dbc53fbc81c7792",
+			"stage-0/decisions.parquet": "ffa55a4f6701034396a240f4d09909e11cc412cd54fbfd4cc50cc2ea00207cb6",
+			"stage-0/metrics.parquet":   "4de260e44c486467754a38271b0d71d7985b53793dc749e7d49d9ceec8b5dd79",
+			"stage-0/scores.parquet":    "93ba9488efc4697e0495ea96ddfbc1b19a547ce343e94eebb7b67c167848c2b4",
+			"stage-0/shrink.parquet":    "2101db05358f9bef535551feb32e4b74279dff12dd079eca9b8e2ce923736855",
+			"stage-0/space.parquet":     "950ef494c5af54e38344207f873e4069f0fbd1f72669ad6e69e4358ed40d61f8",
+			"stage-0/supernet.parquet":  "62792b889bbd268bfdc1fc4ca14d1c38e5ba99a3091af3058f9ab01042bec208",
+		}},
 }
 
 // TestPinnedRuns runs each pinned run's steps in-process against a temporary store and compares

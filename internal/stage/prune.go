@@ -44,8 +44,7 @@ type prune struct {
 
 func (p *prune) flags(fs *flag.FlagSet) {
 	fs.IntVar(&p.stage, "stage", 0, "shrinking stage `N`")
-	p.policy = shrink.FixedCount
-	fs.Var(&p.policy, "policy", "drop `policy`: fixed-count, global-tail, one-per-edge or one-per-layer")
+	fs.Var(&p.policy, "policy", "drop `policy`: fixed-count, global-tail, one-per-edge or one-per-layer (default: the space's, one-per-edge for darts and fixed-count for the others)")
 	fs.IntVar(&p.drop, "drop", 20, "operators dropped per stage by fixed-count and global-tail")
 	fs.StringVar(&p.threshold, "threshold", "64", "stop shrinking once the space has at most this many children (an integer; 1e6 notation is accepted)")
 }
@@ -54,6 +53,9 @@ func (p *prune) check(j *job) error {
 	thr, err := parseSize(p.threshold)
 	if err != nil {
 		err = fmt.Errorf("-threshold: %w", err)
+	}
+	if p.policy == "" {
+		p.policy = j.fam.DropPolicy
 	}
 	p.cfg = shrink.Config{Policy: p.policy, K: p.drop, Threshold: thr}
 	var perr error

@@ -458,10 +458,6 @@ func opNames(sp space.Space, c space.Child) []string {
 	ops := sp.Ops()
 	names := make([]string, len(c))
 	for i, code := range c {
-		if code == space.Absent {
-			names[i] = ""
-			continue
-		}
 		names[i] = ops[code].Name
 	}
 	return names

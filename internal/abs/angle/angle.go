@@ -88,32 +88,23 @@ func NB201(c, n int) Net {
 
 // DARTS returns the Net of a DARTS search supernet with c channels in the first cells and the
 // given number of cells (the authors' CIFAR-10 supernet: c=16, 8 cells): cells cell0 … laid out
-// as space.DARTSCell says (normal, or reduce cells that double the width), each reading the
-// child's choice points from the cell's first one. The 16 paths of each cell run
-// from an input node through increasing intermediate nodes to node 5 (space.DARTSPaths). Weights
-// found under an op without weights of its own, such as the FactorizedReduce of skip_connect on a
-// stride-2 edge, are appended like any other op weights.
+// as space.DARTSCell says (normal, or reduce cells that double the width), all running the
+// child's one 14-edge cell, so they share one Graph. The 16 paths of each cell run from an input
+// node through increasing intermediate nodes to node 5 (space.DARTSPaths). Weights found under an
+// op without weights of its own, such as the FactorizedReduce of skip_connect on a stride-2 edge,
+// are appended like any other op weights.
 func DARTS(c, layers int) Net {
-	graphs := map[int]*Graph{} // by the cell's first choice point: one per cell type
-	graph := func(first int) *Graph {
-		if g, ok := graphs[first]; ok {
-			return g
-		}
-		g := &Graph{Paths: space.DARTSPaths}
-		for e := range space.DARTSEdges {
-			g.Edges = append(g.Edges, Edge{Name: fmt.Sprintf("edge%d", e), Slot: first + e})
-		}
-		graphs[first] = g
-		return g
+	g := &Graph{Paths: space.DARTSPaths}
+	for e := range space.DARTSEdges {
+		g.Edges = append(g.Edges, Edge{Name: fmt.Sprintf("edge%d", e), Slot: e})
 	}
 	net := Net{Ops: space.DARTS{}.Ops()}
 	w := c
 	for i := range layers {
-		red, first := space.DARTSCell(i, layers)
-		if red {
+		if space.DARTSCell(i, layers) {
 			w *= 2
 		}
-		net.Units = append(net.Units, Unit{Prefix: fmt.Sprintf("cell%d", i), Channels: w, Graph: graph(first)})
+		net.Units = append(net.Units, Unit{Prefix: fmt.Sprintf("cell%d", i), Channels: w, Graph: g})
 	}
 	return net
 }
@@ -299,8 +290,8 @@ func Compute(net Net, base, cur param.Set) (*Stats, error) {
 	return s, nil
 }
 
-// cut reports whether op code o (or Absent) cuts the paths through its edge.
-func (s *Stats) cut(o int) bool { return o == space.Absent || s.ops[o].Kind == space.Zero }
+// cut reports whether op code o cuts the paths through its edge.
+func (s *Stats) cut(o int) bool { return s.ops[o].Kind == space.Zero }
 
 // Product returns <V0,V>, ‖V0‖² and ‖V‖² of child c. It fails if c is too short or holds an op
 // code outside the net's ops.
@@ -309,7 +300,7 @@ func (s *Stats) Product(c space.Child) (Product, error) {
 		return Product{}, fmt.Errorf("angle: child has %d choices, net reads %d", len(c), s.slots)
 	}
 	for _, o := range c {
-		if o != space.Absent && (o < 0 || o >= len(s.ops)) {
+		if o < 0 || o >= len(s.ops) {
 			return Product{}, fmt.Errorf("angle: child %v has op code %d outside 0..%d", c, o, len(s.ops)-1)
 		}
 	}
@@ -378,7 +369,7 @@ func Naive(net Net, base, cur param.Set, c space.Child) (Product, error) {
 			alive := true
 			for _, e := range path {
 				o := c[u.Graph.Edges[e].Slot]
-				if o == space.Absent || net.Ops[o].Kind == space.Zero {
+				if net.Ops[o].Kind == space.Zero {
 					alive = false
 				}
 			}

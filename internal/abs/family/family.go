@@ -19,6 +19,7 @@ import (
 
 	"github.com/abs-nas/abs/internal/abs/angle"
 	"github.com/abs-nas/abs/internal/abs/nn"
+	"github.com/abs-nas/abs/internal/abs/shrink"
 	"github.com/abs-nas/abs/internal/abs/space"
 )
 
@@ -152,6 +153,10 @@ type Family struct {
 	// IdleUpdates says whether the authors' code updates idle parameters (PyTorch 1.x's
 	// zero_grad in the NB201 runs did; their DARTS code does not).
 	IdleUpdates bool
+	// DropPolicy is the prune step's drop policy when it names none: one-per-edge for DARTS, the
+	// authors' rule there; fixed-count for the others, the step's default before the families
+	// had one (the pipelines name the authors' policy of the MobileNet-like spaces).
+	DropPolicy shrink.Policy
 	// Tabular says whether the NB201 benchmark table (config ground_truth) covers the space.
 	Tabular bool
 	// Presets are scaled-down supernets by name, each training one epoch on 2000 Fashion-MNIST
@@ -168,7 +173,7 @@ type Family struct {
 // families are the search spaces by name.
 var families = map[Name]*Family{
 	NB201: {
-		Name: NB201, Space: space.NB201{}, Init: nn.PyTorch, Sampling: PerCell, IdleUpdates: true, Tabular: true,
+		Name: NB201, Space: space.NB201{}, Init: nn.PyTorch, Sampling: PerCell, IdleUpdates: true, Tabular: true, DropPolicy: shrink.FixedCount,
 		Presets: map[string]Net{"nb201-small": {Width: 8, Cells: 1}},
 		check:   func(n Net) error { return positive(n.Width, n.Cells) },
 		spec: func(n Net, im Image) nn.Spec {
@@ -181,7 +186,7 @@ var families = map[Name]*Family{
 		layers: func(n Net) int { return 3 * n.Cells },
 	},
 	DARTS: {
-		Name: DARTS, Space: space.DARTS{}, Init: nn.DARTS, Sampling: WholeNet,
+		Name: DARTS, Space: space.DARTS{}, Init: nn.DARTS, Sampling: WholeNet, DropPolicy: shrink.OnePerEdge,
 		Presets: map[string]Net{"darts-small": {Width: 8, Cells: 5}},
 		check: func(n Net) error {
 			if err := positive(n.Width, n.Cells); err != nil {
@@ -212,7 +217,7 @@ var families = map[Name]*Family{
 // 14×14 after the stem and 1×1 in the last stage.
 func mobile(m space.Mobile, preset string) *Family {
 	return &Family{
-		Name: Name(m.Name()), Space: m, Init: nn.Mobile, Sampling: WholeNet,
+		Name: Name(m.Name()), Space: m, Init: nn.Mobile, Sampling: WholeNet, DropPolicy: shrink.FixedCount,
 		Presets: map[string]Net{preset: {WidthMult: 0.25}},
 		check: func(n Net) error {
 			if n.WidthMult <= 0 {

@@ -8,6 +8,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/abs-nas/abs/internal/abs/nn"
+	"github.com/abs-nas/abs/internal/abs/shrink"
 	"github.com/abs-nas/abs/internal/abs/space"
 )
 
@@ -88,13 +89,17 @@ func TestAuthorsRules(t *testing.T) {
 		init     nn.Init
 		sampling Sampling
 		idle     bool
+		drop     shrink.Policy
 	}{
-		{NB201, nn.PyTorch, PerCell, true},
-		{DARTS, nn.DARTS, WholeNet, false},
-		{ProxylessGPU, nn.Mobile, WholeNet, false},
-		{FairNAS, nn.Mobile, WholeNet, false},
+		{NB201, nn.PyTorch, PerCell, true, shrink.FixedCount},
+		{DARTS, nn.DARTS, WholeNet, false, shrink.OnePerEdge},
+		{ProxylessGPU, nn.Mobile, WholeNet, false, shrink.FixedCount},
+		{FairNAS, nn.Mobile, WholeNet, false, shrink.FixedCount},
 	} {
 		f, _ := Lookup(tc.name)
+		if f.DropPolicy != tc.drop {
+			t.Errorf("%s: drop policy %s, want %s", tc.name, f.DropPolicy, tc.drop)
+		}
 		if f.Tabular != (tc.name == NB201) {
 			t.Errorf("%s: tabular %v, want true for nb201 alone (the NB201 table)", tc.name, f.Tabular)
 		}

@@ -44,10 +44,7 @@ func (c DARTSConfig) Validate() error {
 }
 
 // reduce reports whether cell l is a reduce cell.
-func (c DARTSConfig) reduce(l int) bool {
-	red, _ := space.DARTSCell(l, c.Cells)
-	return red
-}
+func (c DARTSConfig) reduce(l int) bool { return space.DARTSCell(l, c.Cells) }
 
 // Build returns NewDARTS(c, dt, init, seed).
 func (c DARTSConfig) Build(dt tensor.Dtype, init Init, seed uint64) (Supernet, error) {
@@ -55,9 +52,10 @@ func (c DARTSConfig) Build(dt tensor.Dtype, init Init, seed uint64) (Supernet, e
 }
 
 // DARTSNet holds the weights of a DARTS search supernet: every op of every edge of every cell.
-// A child is the 28 op codes of space.DARTS (normal edges 0–13, reduce edges 14–27, space.Absent
-// for an edge its node does not keep); all normal cells run the normal half and all reduce cells
-// the reduce half. Parameters are named as docs/weights.md says:
+// A child is the 14 op codes of space.DARTS, one cell that every cell runs, normal and reduce
+// alike (as the ABS authors' DARTS code does); a reduce cell runs it with stride 2 on the edges
+// from its input nodes. Each cell keeps its own weights. Parameters are named as docs/weights.md
+// says:
 //
 //	stem.conv, stem.bn.weight, stem.bn.bias            stem (fixed)
 //	prep{l}.s0.conv | prep{l}.s0.conv_1, .conv_2       preprocessing of the cell's inputs (fixed)
@@ -143,69 +141,17 @@ func NewDARTS(cfg DARTSConfig, dt tensor.Dtype, init Init, seed uint64) (*DARTSN
 	return n, nil
 }
 
-// dartsPlan says which parts of the net a child needs: an edge whose op is none (or Absent)
-// contributes nothing, so an input node none of whose out-edges carries another op is not
-// preprocessed, and a cell whose output no needed cell reads is not built.
-type dartsPlan struct {
-	need []bool    // need[l]: cell l is built
-	use  [][2]bool // use[l][k]: cell l reads its input node k
-}
-
-func (n *DARTSNet) plan(child []int) (dartsPlan, bool) {
-	L := n.Config.Cells
-	p := dartsPlan{need: make([]bool, L), use: make([][2]bool, L)}
-	for l := 0; l < L; l++ {
-		_, off := space.DARTSCell(l, n.Config.Cells)
-		for j := 2; j <= 5; j++ {
-			for i := 0; i < 2; i++ {
-				if o := child[off+space.DARTSEdge(i, j)]; o != space.Absent && o != space.DARTSNone {
-					p.use[l][i] = true
-				}
-			}
-		}
-	}
-	stem := false
-	mark := func(l int) {
-		if l < 0 {
-			stem = true
-		} else {
-			p.need[l] = true
-		}
-	}
-	p.need[L-1] = true
-	for l := L - 1; l >= 0; l-- {
-		if !p.need[l] {
-			continue
-		}
-		if p.use[l][1] {
-			mark(l - 1)
-		}
-		if p.use[l][0] {
-			mark(l - 2)
-		}
-	}
-	return p, stem
-}
-
-// Check returns an error unless child keeps exactly two inputs per node with op codes in 0..7;
-// a child whose output does not depend on the input (every path cut by none) wraps
-// ErrDisconnected.
+// Check returns an error unless child is 14 op codes in 0..7 with exactly two non-none inputs per
+// node. Such a child always reads both input nodes of every cell (node 2's two inputs are nodes 0
+// and 1), so every cell and its preprocessing is built and the output depends on the input.
 func (n *DARTSNet) Check(child []int) error {
 	sp := space.DARTS{}
-	if err := sp.Check(sp.Full(), child); err != nil {
-		return err
-	}
-	if _, ok := n.plan(child); !ok {
-		return fmt.Errorf("darts child %s: %w", sp.Format(child), ErrDisconnected)
-	}
-	return nil
+	return sp.Check(sp.Full(), child)
 }
 
 // Graph builds a fresh graph of child over the shared weights for the batch x (B×InC×H×W), with
-// the loss if labels is not nil. A node sums the outputs of its two kept edges; `none` contributes
-// zero, and a node whose two edges are both none is a constant zero tensor. Parts of the net that
-// the output does not depend on are left out (see dartsPlan), so every parameter node reaches the
-// logits; the running statistics of their batch norms are then not updated.
+// the loss if labels is not nil. A node sums the outputs of its two non-none input edges; its
+// none edges contribute nothing.
 func (n *DARTSNet) Graph(child []int, x *tensor.Dense, labels []int, mode BNMode, stats map[string]*Stats) (*Graph, error) {
 	if err := n.Check(child); err != nil {
 		return nil, err
@@ -214,25 +160,14 @@ func (n *DARTSNet) Graph(child []int, x *tensor.Dense, labels []int, mode BNMode
 	if s := x.Shape(); s.Dims() != 4 || s[1] != cfg.InC || s[2] != cfg.H || s[3] != cfg.W {
 		return nil, fmt.Errorf("input shape %v, want [B %d %d %d]", s, cfg.InC, cfg.H, cfg.W)
 	}
-	plan, _ := n.plan(child)
 	graphMu.Lock()
 	defer graphMu.Unlock()
 	b := newBuilder(n.Dtype, n.Params, stats, mode)
-	batch := x.Shape()[0]
 	in := gorgonia.NewTensor(b.g, n.Dtype, 4, gorgonia.WithShape(x.Shape()...), gorgonia.WithName("input"), gorgonia.WithValue(x))
 	stem := b.bn(b.conv(in, "stem.conv", 1, 1), "stem.bn", true)
 	outs := make([]*gorgonia.Node, cfg.Cells)
-	w, h := cfg.C, cfg.H
-	hw := cfg.W
 	for l := 0; l < cfg.Cells && b.err == nil; l++ {
 		red := cfg.reduce(l)
-		if red {
-			w *= 2
-			h, hw = h/2, hw/2
-		}
-		if !plan.need[l] {
-			continue
-		}
 		s0, s1 := stem, stem
 		if l >= 2 {
 			s0 = outs[l-2]
@@ -242,22 +177,17 @@ func (n *DARTSNet) Graph(child []int, x *tensor.Dense, labels []int, mode BNMode
 		}
 		var nodes [6]*gorgonia.Node
 		pre := fmt.Sprintf("prep%d", l)
-		if plan.use[l][0] {
-			if l > 0 && cfg.reduce(l-1) {
-				nodes[0] = b.factorizedReduce(s0, pre+".s0")
-			} else {
-				nodes[0] = b.bn(b.pointwise(b.relu(s0), pre+".s0.conv"), pre+".s0.bn", false)
-			}
+		if l > 0 && cfg.reduce(l-1) {
+			nodes[0] = b.factorizedReduce(s0, pre+".s0")
+		} else {
+			nodes[0] = b.bn(b.pointwise(b.relu(s0), pre+".s0.conv"), pre+".s0.bn", false)
 		}
-		if plan.use[l][1] {
-			nodes[1] = b.bn(b.pointwise(b.relu(s1), pre+".s1.conv"), pre+".s1.bn", false)
-		}
-		_, off := space.DARTSCell(l, cfg.Cells)
+		nodes[1] = b.bn(b.pointwise(b.relu(s1), pre+".s1.conv"), pre+".s1.bn", false)
 		for j := 2; j <= 5; j++ {
 			for i := 0; i < j; i++ {
 				e := space.DARTSEdge(i, j)
-				o := child[off+e]
-				if o == space.Absent || o == space.DARTSNone {
+				o := child[e]
+				if o == space.DARTSNone {
 					continue
 				}
 				stride := 1
@@ -270,9 +200,6 @@ func (n *DARTSNet) Graph(child []int, x *tensor.Dense, labels []int, mode BNMode
 				} else {
 					nodes[j] = b.must(gorgonia.Add(nodes[j], y))
 				}
-			}
-			if nodes[j] == nil { // both kept edges are none
-				nodes[j] = b.zeros(batch, w, h, hw, fmt.Sprintf("cell%d.node%d.zero", l, j))
 			}
 		}
 		if b.err != nil {
@@ -342,17 +269,6 @@ func (b *builder) depthwise(x *gorgonia.Node, name string, stride, pad, dil int)
 		return nil
 	}
 	return b.must(DepthwiseConv(x, b.param(name), stride, pad, dil))
-}
-
-// zeros returns a constant zero tensor of shape [batch, c, h, w].
-func (b *builder) zeros(batch, c, h, w int, name string) *gorgonia.Node {
-	var v *tensor.Dense
-	if b.dtype == tensor.Float64 {
-		v, _ = newDense[float64](batch, c, h, w)
-	} else {
-		v, _ = newDense[float32](batch, c, h, w)
-	}
-	return gorgonia.NewTensor(b.g, b.dtype, 4, gorgonia.WithShape(batch, c, h, w), gorgonia.WithName(name), gorgonia.WithValue(v))
 }
 
 // classifier applies global average pooling and the linear layer classifier.weight/bias.

@@ -1,7 +1,6 @@
 package nn
 
 import (
-	"errors"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -66,16 +65,9 @@ func graphMACs(t *testing.T, gr *Graph, batch int) int64 {
 	return total / int64(batch)
 }
 
-func dartsChildNoNone(r *rand.Rand) []int {
-	s := space.DARTS{}.Full()
-	for p := range s.Allowed {
-		s.Allowed[p] = []int{1, 2, 3, 4, 5, 6, 7}
-	}
-	return space.DARTS{}.Sample(s, r)
-}
-
 // TestDARTSFLOPs checks that space.DARTSNet.FLOPs equals the multiply-accumulates of the built
-// network for children without none, and bounds them from above when none cuts preprocessing.
+// network for children drawn by the authors' rule from the full space (none on every edge that is
+// not an input): every child reads both input nodes of every cell, so nothing is left unbuilt.
 func TestDARTSFLOPs(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 1))
 	for _, cfg := range []DARTSConfig{
@@ -89,8 +81,7 @@ func TestDARTSFLOPs(t *testing.T) {
 		}
 		fl := space.DARTSNet{C: cfg.C, Layers: cfg.Cells, Resolution: cfg.H, InChannels: cfg.InC, Classes: cfg.Classes}
 		x, _ := newDense[float32](2, cfg.InC, cfg.H, cfg.W)
-		for range 6 {
-			c := dartsChildNoNone(r)
+		for _, c := range append([][]int{dartsKinds}, sampleDARTS(r, 8)...) {
 			gr, err := net.Graph(c, x, nil, BNTrain, CloneStats(net.Stats))
 			if err != nil {
 				t.Fatal(err)
@@ -99,44 +90,33 @@ func TestDARTSFLOPs(t *testing.T) {
 				t.Errorf("%+v child %v: graph has %d MACs, space counts %d", cfg, c, got, want)
 			}
 		}
-		for range 4 {
-			c := space.DARTS{}.Sample(space.DARTS{}.Full(), r)
-			if net.Check(c) != nil {
-				continue
-			}
-			gr, err := net.Graph(c, x, nil, BNTrain, CloneStats(net.Stats))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got, want := graphMACs(t, gr, 2), fl.FLOPs(c); got > want {
-				t.Errorf("%+v child %v: graph has %d MACs, more than the %d the space counts", cfg, c, got, want)
-			}
-		}
 	}
 }
 
-// dartsKinds is a child whose normal cell uses every op and whose reduce cell puts skip (a
-// FactorizedReduce), both pools and both conv kinds on stride-2 edges.
-var dartsKinds = []int{
-	// normal: node2 (0,1), node3 (0,2), node4 (1,3), node5 (2,4)
-	4, 6, 5, space.Absent, 3, space.Absent, 1, space.Absent, 7, space.Absent, space.Absent, 2, space.Absent, 3,
-	// reduce: node2 (0,1), node3 (1,2), node4 (0,3), node5 (1,4)
-	3, 1, space.Absent, 2, 5, 6, space.Absent, space.Absent, 4, space.Absent, 7, space.Absent, space.Absent, 3,
+// sampleDARTS draws n children of the full DARTS space.
+func sampleDARTS(r *rand.Rand, n int) [][]int {
+	var out [][]int
+	for range n {
+		out = append(out, space.DARTS{}.Sample(space.DARTS{}.Full(), space.NewRand(r.Uint64())))
+	}
+	return out
 }
 
+// dartsKinds is a child using every op, whose edges from the input nodes (stride 2 in a reduce
+// cell) carry sep_conv_3x3, skip (a FactorizedReduce in a reduce cell), both pools and
+// dil_conv_3x3. Edges: node 2 (0,1) | node 3 (0,1,2) | node 4 (0..3) | node 5 (0..4).
+var dartsKinds = []int{4, 3, 1, 0, 7, 0, 2, 0, 5, 6, 0, 0, 0, 3}
+
 // TestGradDARTS checks the gradient of the loss of a small DARTS net with respect to its
-// parameters against central differences, for a child using every op kind, one with none edges
-// (a zero node and an unread input node) and one whose node 3 is node 2 itself, and that the gradients cover exactly the
-// parameters the child uses.
+// parameters against central differences, for a child using every op kind, one whose node 3 is
+// skip(node 2) plus a conv and node 4 reads only intermediate nodes, and one of skips alone
+// (gradients only through preprocessing and FactorizedReduce), and that the gradients cover
+// exactly the parameters the child uses.
 func TestGradDARTS(t *testing.T) {
 	cfg := DARTSConfig{C: 2, Cells: 3, InC: 1, H: 8, W: 8, Classes: 3}
-	withNone := append([]int(nil), dartsKinds...)
-	withNone[0], withNone[1] = space.DARTSNone, space.DARTSNone // normal node 2: a constant zero
-	withNone[2] = space.DARTSNone                               // normal node 3 no longer reads node 0 …
-	withNone[6] = space.DARTSNone                               // … nor node 4 node 1: normal cells read no input
-	dup := append([]int(nil), dartsKinds...)
-	dup[2] = space.DARTSNone // normal node 3 = skip(node 2): the cell output holds node 2 twice
-	for _, child := range [][]int{dartsKinds, withNone, dup} {
+	dup := []int{6, 5, 4, 0, 3, 0, 0, 1, 2, 0, 7, 0, 3, 0}
+	skips := []int{3, 3, 3, 3, 0, 3, 3, 0, 0, 3, 3, 0, 0, 0}
+	for _, child := range [][]int{dartsKinds, dup, skips} {
 		net, err := NewDARTS(cfg, tensor.Float64, KaimingNormal, 7)
 		if err != nil {
 			t.Fatal(err)
@@ -157,40 +137,22 @@ func TestGradDARTS(t *testing.T) {
 	}
 }
 
-// dartsUsed lists the parameters child uses in a net of 3 cells (cell 0 normal, cells 1 and 2
-// reduce) by the rule of DARTSNet.Graph, written out independently: the fixed stem and classifier;
-// the preprocessing of input node k of a cell when a kept edge from k carries an op other than
-// none; the weights of every kept op.
+// dartsUsed lists the parameters child uses by the rule of DARTSNet.Graph, written out
+// independently: the fixed stem, classifier and preprocessing of every cell, and in every cell
+// the weights of the op the child puts on each edge (none has none).
 func dartsUsed(n *DARTSNet, child []int) []string {
 	var want []string
 	for name := range n.Params {
 		switch {
-		case strings.HasPrefix(name, "stem.") || strings.HasPrefix(name, "classifier."):
+		case strings.HasPrefix(name, "stem.") || strings.HasPrefix(name, "classifier.") || strings.HasPrefix(name, "prep"):
 			want = append(want, name)
-		case strings.HasPrefix(name, "prep"):
-			l, k := int(name[4]-'0'), int(name[7]-'0')
-			off := 0
-			if l > 0 {
-				off = space.DARTSEdges
-			}
-			for j := 2; j <= 5; j++ {
-				if o := child[off+space.DARTSEdge(k, j)]; o > space.DARTSNone {
-					want = append(want, name)
-					break
-				}
-			}
 		default: // cell{l}.edge{e}.{op}.{part}
 			parts := strings.Split(name, ".")
-			l := int(parts[0][4] - '0')
 			var e int
 			for _, ch := range parts[1][4:] {
 				e = 10*e + int(ch-'0')
 			}
-			off := 0
-			if l > 0 {
-				off = space.DARTSEdges
-			}
-			if o := child[off+e]; o > space.DARTSNone && dartsOpName(o) == parts[2] {
+			if o := child[e]; o > space.DARTSNone && dartsOpName(o) == parts[2] {
 				want = append(want, name)
 			}
 		}
@@ -216,23 +178,22 @@ func TestDARTSCheck(t *testing.T) {
 	if err := net.Check(dartsKinds); err != nil {
 		t.Errorf("valid child: %v", err)
 	}
-	allNone := append([]int(nil), dartsKinds...)
-	for p := space.DARTSEdges; p < 2*space.DARTSEdges; p++ {
-		if allNone[p] != space.Absent {
-			allNone[p] = space.DARTSNone
-		}
-	}
-	if err := net.Check(allNone); !errors.Is(err, ErrDisconnected) {
-		t.Errorf("reduce cells all none: error %v, want ErrDisconnected", err)
-	}
-	short := dartsKinds[:20]
-	if err := net.Check(short); err == nil {
-		t.Error("20 op codes: no error")
+	old := append(append([]int(nil), dartsKinds...), dartsKinds...)
+	if err := net.Check(old); err == nil || !strings.Contains(err.Error(), "want 14") {
+		t.Errorf("28 op codes (normal and reduce apart, the old encoding): error %v", err)
 	}
 	three := append([]int(nil), dartsKinds...)
-	three[3] = 4 // node 3 keeps 3 inputs
+	three[3] = 4 // node 3 has 3 non-none inputs
 	if err := net.Check(three); err == nil {
 		t.Error("node with 3 inputs: no error")
+	}
+	one := append([]int(nil), dartsKinds...)
+	one[0] = space.DARTSNone // node 2 has 1 non-none input
+	if err := net.Check(one); err == nil {
+		t.Error("node with 1 input: no error")
+	}
+	if _, err := net.Graph(one, nil, nil, BNTrain, nil); err == nil {
+		t.Error("Graph of a child with a node of 1 input: no error")
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 )
 
 // Supernet is a weight-sharing network whose children are given as one op code per choice point
-// of its search space (space.Absent = −1 for an edge a DARTS child does not keep). Its weights live
+// of its search space (for DARTS, the 14 edges of the one cell every cell runs). Its weights live
 // outside any graph; Backward and Logits build a fresh graph per call. *Net (NB201), *DARTSNet and
 // *MobileNet implement it.
 type Supernet interface {

@@ -116,7 +116,8 @@ func (b Bound) ok(c space.Child) bool { return b.FLOPs == nil || b.FLOPs(c) <= b
 // that order, children of the shrunk space that take o at p are drawn uniformly until PerOp are
 // accepted. A child is rejected if it is over the FLOPs bound or was already drawn for any op, so
 // every child is used once across all ops. An op whose conditioned space runs out gets fewer
-// samples: drawing for it stops after Tries attempts.
+// samples: drawing for it stops after Tries attempts, or at once when no child of the space takes
+// it (space.Space.SampleAt returns nil: none on the edges of DARTS' node 2), so its score is NaN.
 type Sampled struct {
 	PerOp int // children per op (the authors use 1000)
 	Tries int // attempts per op; 0 means 20·PerOp
@@ -145,6 +146,9 @@ func DrawSampled(sp space.Space, s space.Shrunk, cfg Sampled) ([]Draw, error) {
 			got := 0
 			for t := 0; t < tries && got < cfg.PerOp; t++ {
 				c := sp.SampleAt(s, p, o, r)
+				if c == nil {
+					break
+				}
 				if !cfg.Bound.ok(c) {
 					continue
 				}
@@ -235,9 +239,6 @@ func Aggregate(s space.Shrunk, draws []Draw, values []float64) ([]OpScore, error
 			continue
 		}
 		for p, o := range d.Child {
-			if o == space.Absent {
-				continue
-			}
 			if err := add(p, o, values[i]); err != nil {
 				return nil, err
 			}

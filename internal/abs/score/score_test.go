@@ -261,14 +261,17 @@ func TestNoChildren(t *testing.T) {
 	}
 }
 
+// TestSampledDARTS draws 3 children for each of the 14·8 ops of the full DARTS space: every op
+// gets 3 distinct repaired children that take it, except none on the two edges of node 2, which
+// no child takes (SampleAt returns nil), so 14·8 − 2 ops times 3 draws; those two score NaN.
 func TestSampledDARTS(t *testing.T) {
 	sp := space.DARTS{}
 	draws, err := DrawSampled(sp, sp.Full(), Sampled{PerOp: 3, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(draws) != 28*8*3 {
-		t.Fatalf("%d draws, want 672", len(draws))
+	if len(draws) != (14*8-2)*3 {
+		t.Fatalf("%d draws, want 330", len(draws))
 	}
 	seen := map[string]bool{}
 	for _, d := range draws {
@@ -278,6 +281,19 @@ func TestSampledDARTS(t *testing.T) {
 		if d.Child[d.Point] != d.Op || seen[sp.Format(d.Child)] {
 			t.Fatalf("draw %+v does not take its op or repeats", d)
 		}
+		if d.Op == space.DARTSNone && d.Point < 2 {
+			t.Fatalf("draw %+v: none on an edge of node 2", d)
+		}
 		seen[sp.Format(d.Child)] = true
+	}
+	values := make([]float64, len(draws))
+	scores, err := Aggregate(sp.Full(), draws, values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range scores {
+		if nan := math.IsNaN(sc.Score); nan != (sc.Op == space.DARTSNone && sc.Point < 2) {
+			t.Errorf("edge %d op %d: score %v from %d samples", sc.Point, sc.Op, sc.Score, sc.Samples)
+		}
 	}
 }

@@ -384,16 +384,17 @@ func (e *evaluator) evolve() error {
 const mutateTries = 100
 
 // mutate returns a valid child that differs from parent at one choice point: an op mutation gives
-// one choice point that the parent uses another op allowed there, uniformly. In the DARTS space half
-// of the mutations are instead input mutations (Real et al.'s hidden-state mutation): one node of
-// one cell replaces one of its two input edges by an edge from another earlier node, keeping the
-// edge's op when the new edge allows it and drawing an allowed op otherwise. An invalid result is
-// drawn again; after mutateTries failed draws (a space with no valid neighbour of parent) the parent
-// itself is returned.
+// one choice point that the parent uses another op allowed there, uniformly (in DARTS, an input
+// edge of a node, not one whose op is none). In the DARTS space half of the mutations are instead
+// input mutations (Real et al.'s hidden-state mutation): one node of the cell replaces one of its
+// two input edges by an edge from another earlier node, keeping the edge's op when the new edge
+// allows it and drawing an allowed non-none op otherwise; the old edge becomes none. An invalid
+// result is drawn again; after mutateTries failed draws (a space with no valid neighbour of
+// parent) the parent itself is returned.
 func (e *evaluator) mutate(parent space.Child, r *rand.Rand, darts bool) space.Child {
 	var points []int
 	for p, o := range parent {
-		if o != space.Absent && len(e.s.Allowed[p]) > 1 {
+		if !(darts && o == space.DARTSNone) && len(e.s.Allowed[p]) > 1 {
 			points = append(points, p)
 		}
 	}
@@ -421,15 +422,16 @@ func (e *evaluator) mutate(parent space.Child, r *rand.Rand, darts bool) space.C
 }
 
 // mutateInput moves one input edge of a random DARTS node; it returns false when the node has no
-// other input to move to.
+// other edge to move to.
 func (e *evaluator) mutateInput(c space.Child, r *rand.Rand) bool {
-	cell := r.IntN(2) * space.DARTSEdges
 	node := 2 + r.IntN(4)
 	var kept, free []int
 	for in := range node {
-		p := cell + space.DARTSEdge(in, node)
-		if c[p] == space.Absent {
-			free = append(free, p)
+		p := space.DARTSEdge(in, node)
+		if c[p] == space.DARTSNone {
+			if len(e.s.Allowed[p]) > 1 { // a list with none holds none first
+				free = append(free, p)
+			}
 		} else {
 			kept = append(kept, p)
 		}
@@ -441,8 +443,9 @@ func (e *evaluator) mutateInput(c space.Child, r *rand.Rand) bool {
 	to := free[r.IntN(len(free))]
 	op := c[from]
 	if l := e.s.Allowed[to]; !slices.Contains(l, op) {
+		l = l[1:] // its non-none ops
 		op = l[r.IntN(len(l))]
 	}
-	c[from], c[to] = space.Absent, op
+	c[from], c[to] = space.DARTSNone, op
 	return true
 }

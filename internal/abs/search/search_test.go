@@ -390,7 +390,7 @@ func TestEvolutionDARTS(t *testing.T) {
 		for _, p := range r.Candidates {
 			d := 0
 			for k := range c.Child {
-				if (c.Child[k] == space.Absent) != (p.Child[k] == space.Absent) {
+				if (c.Child[k] == space.DARTSNone) != (p.Child[k] == space.DARTSNone) {
 					d++
 				}
 			}

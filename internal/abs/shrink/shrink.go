@@ -27,7 +27,8 @@ const (
 	// GlobalTail drops the K lowest ops of one global ranking per stage (SPOS and ProxylessNAS
 	// spaces; the authors use K = 7).
 	GlobalTail Policy = "global-tail"
-	// OnePerEdge drops the lowest op of every edge that has more than one (DARTS).
+	// OnePerEdge drops the lowest op of every edge that has more than one (DARTS, the default of
+	// the DARTS family).
 	OnePerEdge Policy = "one-per-edge"
 	// OnePerLayer drops the lowest op of every layer that has more than one (FairNAS); it ranks
 	// exactly as OnePerEdge.
@@ -183,7 +184,13 @@ func Done(sp space.Space, st State, cfg Config) bool {
 
 // Step runs one stage: it ranks the ops of st.Space by scores (one score per allowed op, as
 // score.Aggregate returns them), drops ops as the policy says, never the last op of a choice
-// point, and returns the new state and the stage record.
+// point, and returns the new state and the stage record. A drop that would leave the space
+// without a child is not made: the policy drops the next-worst op instead (of the same edge for
+// OnePerEdge and OnePerLayer, of the global ranking otherwise). Only DARTS has such drops: a node
+// needs two edges that can take an op other than none and at most two that cannot be none. An
+// edge with more than one op always has one whose drop keeps its node feasible (another non-none
+// op when it has two; of {none, x}, x when its node has a third edge that can be an input, none
+// otherwise), so OnePerEdge still drops exactly one op of every edge with more than one.
 func Step(sp space.Space, st State, scores []score.OpScore, cfg Config) (State, Stage, error) {
 	if err := cfg.check(); err != nil {
 		return st, Stage{}, err
@@ -231,7 +238,33 @@ func Step(sp space.Space, st State, scores []score.OpScore, cfg Config) (State, 
 	for p, l := range s.Allowed {
 		left[p] = len(l)
 	}
+	// space returns the space the drops so far leave.
+	spaceLeft := func() space.Shrunk {
+		next := space.Shrunk{Allowed: make([][]int, len(s.Allowed))}
+		for _, d := range ds {
+			if !d.Dropped {
+				next.Allowed[d.Point] = append(next.Allowed[d.Point], d.Op)
+			}
+		}
+		return next
+	}
+	// drop drops decision i unless that would leave its choice point without an op or the space
+	// without a child (a DARTS node that can no longer keep two non-none inputs).
 	dropped := 0
+	drop := func(i int) bool {
+		d := &ds[i]
+		if left[d.Point] <= 1 {
+			return false
+		}
+		d.Dropped = true
+		if sp.Size(spaceLeft()).Sign() == 0 {
+			d.Dropped = false
+			return false
+		}
+		left[d.Point]--
+		dropped++
+		return true
+	}
 	switch cfg.Policy {
 	case GlobalTail, FixedCount:
 		idx := make([]int, len(ds))
@@ -240,12 +273,7 @@ func Step(sp space.Space, st State, scores []score.OpScore, cfg Config) (State, 
 		}
 		ranked(idx)
 		for j := len(idx) - 1; j >= 0 && dropped < cfg.K; j-- {
-			d := &ds[idx[j]]
-			if left[d.Point] > 1 {
-				d.Dropped = true
-				left[d.Point]--
-				dropped++
-			}
+			drop(idx[j])
 		}
 	case OnePerEdge, OnePerLayer:
 		for p := range s.Allowed {
@@ -256,18 +284,14 @@ func Step(sp space.Space, st State, scores []score.OpScore, cfg Config) (State, 
 				}
 			}
 			ranked(idx)
-			if len(idx) > 1 {
-				ds[idx[len(idx)-1]].Dropped = true
-				dropped++
+			for j := len(idx) - 1; j >= 0; j-- {
+				if drop(idx[j]) {
+					break
+				}
 			}
 		}
 	}
-	next := space.Shrunk{Allowed: make([][]int, len(s.Allowed))}
-	for _, d := range ds {
-		if !d.Dropped {
-			next.Allowed[d.Point] = append(next.Allowed[d.Point], d.Op)
-		}
-	}
+	next := spaceLeft()
 	ns := State{Space: next, Stages: st.Stages + 1, Removed: st.Removed + dropped, Reset: st.Reset}
 	rec := Stage{
 		Index:        st.Stages,

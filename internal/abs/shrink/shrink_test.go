@@ -173,7 +173,11 @@ func TestStepErrors(t *testing.T) {
 	}
 }
 
-// TestOnePerEdgeDARTS drops none (the lowest code) on all 28 DARTS edges in one stage.
+// TestOnePerEdgeDARTS scores every DARTS op by its code, so none is the worst op of every edge.
+// Dropping none from an edge makes it an input of its node, and a node keeps only two, so by hand,
+// edge by edge: both edges of node 2 and the first two edges of nodes 3, 4 and 5 drop none, and
+// each later edge of those nodes, where dropping none would leave no child, drops max_pool_3x3
+// (code 1) instead. Every node is then left with one input pair of 7·7 ops: size 49⁴, 14 removed.
 func TestOnePerEdgeDARTS(t *testing.T) {
 	sp := space.DARTS{}
 	st := Start(sp.Full())
@@ -181,13 +185,45 @@ func TestOnePerEdgeDARTS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := rec.SizeAfter.String(), "1076746950455072400"; got != want || rec.RemovedTotal != 28 {
-		t.Errorf("size after %s, removed %d; want %s = (7⁸·180)², 28", got, rec.RemovedTotal, want)
+	if got, want := rec.SizeAfter.String(), "5764801"; got != want || rec.RemovedTotal != 14 {
+		t.Errorf("size after %s, removed %d; want %s = 49⁴, 14", got, rec.RemovedTotal, want)
 	}
+	dropsNone := map[int]bool{0: true, 1: true, 2: true, 3: true, 5: true, 6: true, 9: true, 10: true}
 	for p, l := range next.Space.Allowed {
-		if l[0] == space.DARTSNone {
-			t.Errorf("%s kept none", sp.PointName(p))
+		want := []int{1, 2, 3, 4, 5, 6, 7}
+		if !dropsNone[p] {
+			want = []int{0, 2, 3, 4, 5, 6, 7}
 		}
+		if !slices.Equal(l, want) {
+			t.Errorf("%s keeps %v, want %v", sp.PointName(p), l, want)
+		}
+	}
+	if err := space.Validate(sp, next.Space); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestGlobalTailSkipsInfeasible drops the 5 worst ops of a global ranking in which none on edges
+// 0, 1, 2, … ranks worst in edge order: none goes from edges 0–3, but not from edge 4 (node 3
+// would need three inputs), so the fifth drop is none on edge 5.
+func TestGlobalTailSkipsInfeasible(t *testing.T) {
+	sp := space.DARTS{}
+	st := Start(sp.Full())
+	_, rec, err := Step(sp, st, scoresOf(st.Space, func(p, o int) float64 { return float64(o) + float64(p)/100 }), Config{Policy: GlobalTail, K: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	for _, d := range rec.Decisions {
+		if d.Dropped {
+			if d.Op != space.DARTSNone {
+				t.Errorf("dropped op %d on edge %d, want none", d.Op, d.Point)
+			}
+			got = append(got, d.Point)
+		}
+	}
+	if want := []int{0, 1, 2, 3, 5}; !slices.Equal(got, want) {
+		t.Errorf("none dropped on edges %v, want %v", got, want)
 	}
 }
 

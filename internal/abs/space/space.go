@@ -40,10 +40,7 @@ type Op struct {
 	Kernel int // kernel size k; 0 for Zero and Identity
 }
 
-// Absent marks a choice point that a child does not use (a DARTS edge that its node did not keep).
-const Absent = -1
-
-// Child is one architecture of a space: Child[i] is the op code chosen at choice point i, or Absent.
+// Child is one architecture of a space: Child[i] is the op code chosen at choice point i.
 type Child []int
 
 // Clone returns a copy of c.
@@ -87,16 +84,18 @@ type Space interface {
 	Ops() []Op
 	// Points is the number of choice points (edges or layers); a Child has this length.
 	Points() int
-	// PointName names choice point p ("edge3", "normal.edge5", "layer4").
+	// PointName names choice point p ("edge3", "layer4").
 	PointName(p int) string
 	// Full returns the unshrunk space.
 	Full() Shrunk
 	// Size returns the number of distinct children of s.
 	Size(s Shrunk) *big.Int
-	// Sample draws a child of s uniformly at random using r.
+	// Sample draws a child of s at random using r: uniformly, unless the space documents the
+	// rule of its authors' code (DARTS draws and repairs).
 	Sample(s Shrunk, r *rand.Rand) Child
-	// SampleAt draws a child uniformly among the children of s that take op at choice point p;
-	// op must be allowed at p.
+	// SampleAt draws a child of s that takes op at choice point p, by the rule of Sample
+	// conditioned on p; op must be allowed at p. It returns nil when no child of s takes op at p
+	// (possible only in DARTS).
 	SampleAt(s Shrunk, p, op int, r *rand.Rand) Child
 	// Enumerate calls fn for every child of s in a fixed order until fn returns false. The child
 	// passed to fn is reused; clone it to keep it.
@@ -118,8 +117,14 @@ func OpCode(sp Space, name string) (int, error) {
 	return 0, fmt.Errorf("space %s has no op %q", sp.Name(), name)
 }
 
+// feasibler is implemented by spaces in which some shrunk spaces have no child (DARTS).
+type feasibler interface {
+	Feasible(Shrunk) error
+}
+
 // Validate returns an error unless s is a shrunk version of sp's full space: one non-empty,
-// increasing list per choice point, each a subset of the full space's list.
+// increasing list per choice point, each a subset of the full space's list, and, for spaces whose
+// lists can rule out every child (DARTS), at least one child.
 func Validate(sp Space, s Shrunk) error {
 	full := sp.Full()
 	if len(s.Allowed) != len(full.Allowed) {
@@ -137,6 +142,9 @@ func Validate(sp Space, s Shrunk) error {
 				return fmt.Errorf("space %s: %s: op code %d is not allowed there in the full space", sp.Name(), sp.PointName(p), op)
 			}
 		}
+	}
+	if f, ok := sp.(feasibler); ok {
+		return f.Feasible(s)
 	}
 	return nil
 }

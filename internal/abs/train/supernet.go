@@ -68,7 +68,7 @@ func (o Options) validate() error {
 }
 
 // Sampler returns the architecture of the next child to train: one op code per choice point of the
-// net's space (6 for NB201, 28 for DARTS with space.Absent on unkept edges, one per layer for
+// net's space (6 for NB201, 14 for DARTS, one cell that every cell runs, one per layer for
 // MobileNet-like nets). The caller seeds it. The trainer calls it once per step and again while the child it returns is disconnected
 // (output unreachable from the input), up to maxDraws times: disconnected children are rejected as
 // in the authors' supernet training. Any other invalid child is an error.
