@@ -10,7 +10,9 @@
 # it needs. Environment (defaults in brackets):
 #   GROUND_TRUTH [../shared/data/nb201/nats_bench_tss_test_acc.csv]  BIN [bin]
 #   SCALE  ['{"width":8,"cells":1,"train":5000,"valid":100,"rebn_batches":2}'] the supernets' settings
-#   EPOCHS [3]  SEEDS ["1 2 3 4 5 6"]  INITS ["kaiming xavier orthogonal"]  CONV_EPOCHS ["2 4"]
+#   EPOCHS [3]  SEEDS ["1 2 3 4 5 6"]  INITS ["kaiming xavier orthogonal"]
+#   CONV_EPOCHS ["2 3 4"] the convergence curve's checkpoints: one supernet trained on a cosine
+#     schedule of the largest of them, stopped after each (train-supernet -stop-after)
 #   PER_OP [34] children per operator of the accuracy sample (30 ops × 34 = 1 020 children)
 #   SA_N [30] SA_EPOCHS [8] SA_TRAIN [500] SA_TEST [2000]  the stand-alone models
 set -euo pipefail
@@ -23,13 +25,14 @@ scale=${SCALE:-'{"width":8,"cells":1,"train":5000,"valid":100,"rebn_batches":2}'
 epochs=${EPOCHS:-3}
 seeds=${SEEDS:-1 2 3 4 5 6}
 inits=${INITS-kaiming xavier orthogonal}
-conv=${CONV_EPOCHS-2 4}
+conv=${CONV_EPOCHS-2 3 4}
+convrun=$(printf '%s\n' $conv | sort -n | tail -n 1)
 perop=${PER_OP:-34}
 base=$(jq -cn --argjson a "$scale" --arg gt "$gt" '$a + {ground_truth: $gt}')
 jq -n --argjson scale "$base" --arg epochs "$epochs" --arg seeds "$seeds" --arg inits "$inits" --arg conv "$conv" \
-	--arg perop "$perop" --arg san "${SA_N:-30}" --arg saep "${SA_EPOCHS:-8}" --arg satr "${SA_TRAIN:-500}" \
+	--arg convrun "$convrun" --arg perop "$perop" --arg san "${SA_N:-30}" --arg saep "${SA_EPOCHS:-8}" --arg satr "${SA_TRAIN:-500}" \
 	--arg sate "${SA_TEST:-2000}" '{scale: $scale, epochs: ($epochs|tonumber), seeds: $seeds, inits: $inits,
-	conv_epochs: $conv, per_op: ($perop|tonumber), sa_n: ($san|tonumber), sa_epochs: ($saep|tonumber),
+	conv_epochs: $conv, conv_schedule: (if $convrun == "" then 0 else ($convrun|tonumber) end), per_op: ($perop|tonumber), sa_n: ($san|tonumber), sa_epochs: ($saep|tonumber),
 	sa_train: ($satr|tonumber), sa_test: ($sate|tonumber)}' >"$out/settings.json.new"
 if [ -f "$out/settings.json" ] && ! cmp -s "$out/settings.json" "$out/settings.json.new"; then
 	echo "study.sh: $out/settings.json holds other settings than these; use another OUT or remove it" >&2
@@ -49,8 +52,9 @@ timed() {
 	awk -v a="$(date +%s.%N)" -v b="$start" 'BEGIN { printf "%.1f\n", a - b }' >"$dir/done"
 }
 
-# supernet DIR SEED CONF EPOCHS: trains one supernet (stage 0) in DIR.
-supernet() { timed "$1/train" "$bin/train-supernet" -run "$1" -seed "$2" -config "$3" -epochs "$4"; }
+# supernet DIR SEED CONF EPOCHS [STOP]: trains one supernet (stage 0) in DIR, on a schedule of EPOCHS
+# epochs, stopped after STOP of them when given.
+supernet() { timed "$1/train" "$bin/train-supernet" -run "$1" -seed "$2" -config "$3" -epochs "$4" ${5:+-stop-after "$5"}; }
 
 # scores SNDIR DIR SEED CONF: copies SNDIR's supernet into DIR and scores and prunes there with CONF.
 scores() {
@@ -99,7 +103,7 @@ lane1() {
 		done
 		for e in $conv; do
 			[ "$s" = "$first" ] || continue
-			supernet "$out/epochs-$e/seed-$s" "$s" "$base" "$e" || return 1
+			supernet "$out/epochs-$e/seed-$s" "$s" "$base" "$convrun" "$e" || return 1
 			scores "$out/epochs-$e/seed-$s" "$out/epochs-$e/angle-seed-$s" "$s" "$angle" || return 1
 		done
 	done

@@ -62,6 +62,8 @@ func TestStepsRefuseBeforeWork(t *testing.T) {
 		{"config after JSON", "sample-children", []string{"-config", `{} {}`}, "", "text after the JSON object"},
 		{"space", "score-operators", []string{"-config", `{"space":"nb301"}`}, "", `space "nb301": want one of nb201, darts, proxyless-gpu, fairnas`},
 		{"epochs", "train-supernet", []string{"-epochs", "-1"}, "", "-epochs -1"},
+		{"stop-after", "train-supernet", []string{"-epochs", "2", "-stop-after", "3"}, "", "-stop-after 3: want 0 (all epochs) up to -epochs 2"},
+		{"stop-after at the base epoch", "train-supernet", []string{"-epochs", "3", "-stop-after", "1"}, "", "config base_epoch = 1 with 1 epochs trained"},
 		{"negative stage", "prune", []string{"-stage", "-1"}, "", "-stage -1: want 0 or more"},
 		{"negative stage score", "score-operators", []string{"-stage", "-2"}, "", "-stage -2"},
 		{"dataset", "search", []string{"-config", `{"dataset":"mnist"}`}, "", `dataset "mnist": want one of fashion-mnist, cifar10`},

@@ -31,6 +31,7 @@ func TrainSupernet(ctx context.Context, args []string) error {
 
 type trainSupernet struct {
 	stage, epochs int
+	stopAfter     int // 0: every epoch of the schedule
 
 	shrunk     space.Shrunk
 	prev, base param.Set // stage > 0: the supernet to continue from, and the base weights kept
@@ -43,13 +44,23 @@ type trainSupernet struct {
 func (t *trainSupernet) flags(fs *flag.FlagSet) {
 	fs.IntVar(&t.stage, "stage", 0, "shrinking stage `N` (0 = the first, on the whole space)")
 	fs.IntVar(&t.epochs, "epochs", 2, "training epochs of this stage (at stage 0 more than config base_epoch)")
+	fs.IntVar(&t.stopAfter, "stop-after", 0, "stop after `N` epochs of the -epochs schedule and write that state: the checkpoint after epoch N of the -epochs run, bit for bit (0: train all -epochs)")
 }
 
 func (t *trainSupernet) check(j *job) error {
 	return errors.Join(checkStage(t.stage),
 		check(t.epochs >= 1, "-epochs %d: want at least 1", t.epochs),
+		check(t.stopAfter >= 0 && t.stopAfter <= t.epochs, "-stop-after %d: want 0 (all epochs) up to -epochs %d", t.stopAfter, t.epochs),
 		// The base must differ from the trained weights, or every angle is 0.
-		check(t.stage > 0 || j.cfg.BaseEpoch < t.epochs, "config base_epoch = %d with -epochs %d at stage 0: want base_epoch < epochs (the base weights must be older than the trained ones)", j.cfg.BaseEpoch, t.epochs))
+		check(t.stage > 0 || j.cfg.BaseEpoch < t.trained(), "config base_epoch = %d with %d epochs trained at stage 0 (-epochs, -stop-after): want base_epoch < epochs (the base weights must be older than the trained ones)", j.cfg.BaseEpoch, t.trained()))
+}
+
+// trained returns the number of epochs the step trains: -stop-after, or all of -epochs.
+func (t *trainSupernet) trained() int {
+	if t.stopAfter > 0 {
+		return t.stopAfter
+	}
+	return t.epochs
 }
 
 func (t *trainSupernet) inputs(j *job) []input {
@@ -107,12 +118,12 @@ func (t *trainSupernet) compute(ctx context.Context, j *job) error {
 		return fmt.Errorf("stage %d: %w", stage, err)
 	}
 	j.log.Info("training supernet", "stage", stage, "space_size", sp.Size(t.shrunk).String(),
-		"images", d.train.N, "epochs", t.epochs, "steps", total, "width", j.cfg.Width, "cells", j.cfg.Cells)
+		"images", d.train.N, "epochs", t.epochs, "stop_after", t.trained(), "steps", total, "width", j.cfg.Width, "cells", j.cfg.Cells)
 
 	perEpoch := total / t.epochs
 	probe := probeChildren(sp, t.shrunk, derive(j.common.Seed, "probe", stage), 3)
-	prog := step.NewProgress(fmt.Sprintf("stage %d supernet", stage), total)
-	for e := 0; e < t.epochs; e++ {
+	prog := step.NewProgress(fmt.Sprintf("stage %d supernet", stage), perEpoch*t.trained())
+	for e := 0; e < t.trained(); e++ {
 		start := time.Now()
 		var losses []float64
 		for tr.State.Step < (e+1)*perEpoch {
@@ -145,7 +156,7 @@ func (t *trainSupernet) compute(ctx context.Context, j *job) error {
 
 	ck := tr.Checkpoint()
 	if err := finiteSet(ck.Weights); err != nil {
-		return fmt.Errorf("train-supernet: stage %d epoch %d: %w; nothing written", stage, t.epochs-1, err)
+		return fmt.Errorf("train-supernet: stage %d epoch %d: %w; nothing written", stage, t.trained()-1, err)
 	}
 	t.baseRows, t.superRows = schema.WeightsOf(base), schema.WeightsOf(ck.Weights)
 	return nil

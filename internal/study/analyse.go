@@ -30,11 +30,14 @@ type Settings struct {
 	Seeds      string          `json:"seeds"`
 	Inits      string          `json:"inits"`
 	ConvEpochs string          `json:"conv_epochs"`
-	PerOp      int             `json:"per_op"`
-	SAN        int             `json:"sa_n"`
-	SAEpochs   int             `json:"sa_epochs"`
-	SATrain    int             `json:"sa_train"`
-	SATest     int             `json:"sa_test"`
+	// ConvSchedule is the epochs of the one supernet whose checkpoints after ConvEpochs make the
+	// convergence curve; 0 in the settings of studies that trained a supernet per epoch count.
+	ConvSchedule int `json:"conv_schedule"`
+	PerOp        int `json:"per_op"`
+	SAN          int `json:"sa_n"`
+	SAEpochs     int `json:"sa_epochs"`
+	SATrain      int `json:"sa_train"`
+	SATest       int `json:"sa_test"`
 }
 
 // Options say what Analyse reads besides the study folder.

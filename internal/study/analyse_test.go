@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -193,6 +194,21 @@ func TestAnalyse(t *testing.T) {
 	for _, name := range []string{"table2-tau.png", "fig6-convergence.png", "fig4-standalone.png", "search.png"} {
 		if b, err := os.ReadFile(filepath.Join(out, name)); err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) {
 			t.Errorf("%s: not a PNG (%v)", name, err)
+		}
+	}
+}
+
+// TestConvEpochs checks which epochs the convergence table and plot show: the checkpoints of the
+// one convergence supernet, or, in studies that trained a supernet per epoch count, those and the
+// main supernets' epochs.
+func TestConvEpochs(t *testing.T) {
+	for _, tc := range []struct {
+		schedule int
+		want     []int
+	}{{4, []int{2, 4}}, {0, []int{2, 3, 4}}} {
+		an := &Analysis{Settings: Settings{Epochs: 3, ConvEpochs: "2 4", ConvSchedule: tc.schedule}}
+		if got := an.convEpochs(); !slices.Equal(got, tc.want) {
+			t.Errorf("conv_schedule %d: epochs %v, want %v", tc.schedule, got, tc.want)
 		}
 	}
 }

@@ -146,12 +146,16 @@ func (an *Analysis) Markdown(w io.Writer) {
 		p("| %s | %s | %s | %s | %s | %s | %s | %s |\n", d, f3(sa), f3(ss), f3(sc), f3(sc/ss), f3(ta), f3(tc), f3(tc/ta))
 	}
 	p("\n### (c) Fig. 6: τ (CIFAR-10 column) by supernet training epochs, first seed\n\n")
-	p("Each row is its own supernet trained for that many epochs (cosine schedule over them), base weights after epoch 1.\n\n")
+	if an.Settings.ConvSchedule > 0 {
+		p("Checkpoints after each number of epochs of one supernet trained on a cosine schedule of %d epochs (train-supernet -stop-after: the state after that epoch of the uninterrupted run, bit for bit), base weights after epoch 1.\n\n", an.Settings.ConvSchedule)
+	} else {
+		p("Each row is its own supernet trained for that many epochs (cosine schedule over them), base weights after epoch 1.\n\n")
+	}
 	p("| epochs | angle (all children) | Re-BN accuracy (sample) | accuracy without Re-BN (sample) |\n|---|---|---|---|\n")
 	for _, e := range an.convEpochs() {
 		set := fmt.Sprintf("epochs-%d", e)
 		part := "c"
-		if e == an.Settings.Epochs {
+		if e == an.Settings.Epochs && an.Settings.ConvSchedule == 0 {
 			set, part = "", "a"
 		}
 		get := func(setting, metric string) string {
@@ -322,8 +326,13 @@ func (an *Analysis) Markdown(w io.Writer) {
 	}
 }
 
+// convEpochs returns the epochs of the convergence curve: the checkpoints, or (studies with a
+// supernet per epoch count) those supernets' epochs and the main supernets'.
 func (an *Analysis) convEpochs() []int {
-	es := append(fields(an.Settings.ConvEpochs), an.Settings.Epochs)
+	es := fields(an.Settings.ConvEpochs)
+	if an.Settings.ConvSchedule == 0 {
+		es = append(es, an.Settings.Epochs)
+	}
 	sort.Ints(es)
 	return slices.Compact(es)
 }
@@ -344,7 +353,7 @@ func (an *Analysis) tauAt(e int, metric string) (float64, bool) {
 	if metric == "angle" {
 		setting = "all"
 	}
-	if e == an.Settings.Epochs {
+	if e == an.Settings.Epochs && an.Settings.ConvSchedule == 0 {
 		v = an.values("a", setting, metric, "cifar10")
 	} else {
 		v = an.values("c", fmt.Sprintf("epochs-%d", e), metric, "cifar10")
