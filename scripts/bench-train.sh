@@ -8,17 +8,21 @@
 # measures each Go build and each PyTorch, one after the other, in an order that rotates from run to
 # run; the script prints every run and the medians of img/s and of the ratios Go/PyTorch (each Go
 # figure over the PyTorch figure of the same run).
-# Cases: sampled children at C=8 (the headline), one fixed child at C=8, sampled children at C=16.
+# Cases: NB201 with sampled children at C=8 (the headline), one fixed child at C=8, sampled children
+# at C=16; the DARTS search supernet of the darts-small preset (width 8, 5 cells) with children drawn
+# by the authors' repair rule. Before timing darts, the script checks with each Go build that both
+# nets have the same number of parameters, in total and used by one fixed child
+# (TestDARTSBenchCounts against bench-train.py --space darts --count), and stops if they differ.
 # Needs Fashion-MNIST (Debian dataset-fashion-mnist) and Debian python3-torch.
 #
 # Usage: scripts/bench-train.sh [steps [runs [case...]]]   (defaults: 30 steps, 3 runs, all cases)
-# Cases: sampled, fixed, c16. BENCH_BUILDS="default purego openblas" picks the Go builds (default:
-# all three, openblas only where it links).
+# Cases: sampled, fixed, c16, darts. BENCH_BUILDS="default purego openblas" picks the Go builds
+# (default: all three, openblas only where it links).
 set -eu
 cd "$(dirname "$0")/.."
 steps=${1:-30}
 runs=${2:-3}
-if [ $# -gt 2 ]; then shift 2; else set -- sampled fixed c16; fi
+if [ $# -gt 2 ]; then shift 2; else set -- sampled fixed c16 darts; fi
 # OpenBLAS (ours, and PyTorch's if it uses it) computes on one thread; this also keeps it from
 # starting idle worker threads that spin on the second core.
 export OPENBLAS_NUM_THREADS=1
@@ -51,6 +55,22 @@ pyrun() { # threads, bench-train.py arguments → img/s
 	shift
 	/usr/bin/python3 scripts/bench-train.py --steps "$steps" --threads "$t" "$@" | awk '{ print $NF }'
 }
+dartscheck() { # the Go and PyTorch DARTS nets have the same parameter counts, or exit 1
+	dpy=$(/usr/bin/python3 scripts/bench-train.py --space darts --count)
+	for b in $builds; do
+		out=$(cd internal/abs/train && "$tmp/$b.test" -test.run '^TestDARTSBenchCounts$' -test.v) || {
+			printf '%s\n' "$out" >&2
+			echo "bench-train: darts: TestDARTSBenchCounts failed with build $b" >&2
+			exit 1
+		}
+		dgo=$(printf '%s\n' "$out" | sed -n 's/.*\(darts net: .*\)$/\1/p')
+		if [ "$dgo" != "$dpy" ]; then
+			echo "bench-train: darts: the nets differ: go ($b) \"$dgo\", pytorch \"$dpy\"" >&2
+			exit 1
+		fi
+	done
+	echo "darts check: go ($(echo $builds | tr ' ' ',')) and pytorch agree: $dpy"
+}
 median() { # one number per line on stdin
 	sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2) }'
 }
@@ -66,7 +86,8 @@ for c in "$@"; do
 	sampled) bench=BenchmarkSupernetStep; set -- ;;
 	fixed) bench=BenchmarkFixedStep; set -- --arch 3,2,4,1,3,2 ;;
 	c16) bench=BenchmarkSupernetStepC16; set -- --c 16 ;;
-	*) echo "bench-train: unknown case $c (want sampled, fixed or c16)" >&2; exit 2 ;;
+	darts) bench=BenchmarkDARTSStep; set -- --space darts; dartscheck ;;
+	*) echo "bench-train: unknown case $c (want sampled, fixed, c16 or darts)" >&2; exit 2 ;;
 	esac
 	order="$builds $pys"
 	i=1
