@@ -12,7 +12,8 @@ import (
 	"github.com/abs-nas/abs/internal/abs/nn"
 )
 
-func TestLive(t *testing.T) {
+// TestLiveEdges checks which edges of an NB201 cell reach the output, by hand on small cells.
+func TestLiveEdges(t *testing.T) {
 	tests := []struct {
 		arch []int
 		want [nb201Edges]bool
