@@ -42,6 +42,7 @@ import (
 	"github.com/abs-nas/abs/internal/abs/nn"
 	"github.com/abs-nas/abs/internal/abs/rank"
 	"github.com/abs-nas/abs/internal/abs/space"
+	"github.com/abs-nas/abs/internal/abs/supernet"
 	"github.com/abs-nas/abs/internal/abs/train"
 	"github.com/abs-nas/abs/internal/study"
 )
@@ -113,7 +114,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	mean, std := tr.ChannelStats()
 	tr.Normalize(mean, std)
 	te.Normalize(mean, std)
-	cfg := nn.Config{C: *width, N: *cells, InC: tr.C, H: tr.H, W: tr.W, Classes: tr.Classes}
+	cfg := supernet.NB201{C: *width, N: *cells, InC: tr.C, H: tr.H, W: tr.W, Classes: tr.Classes}
 	sampler, err := space.NewUniform(space.NB201{}, space.NB201{}.Full(), *seed)
 	if err != nil {
 		return err
@@ -144,7 +145,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 				return err
 			}
 			// Standalone initialises the network from opts.Seed: rebuild those initial weights.
-			init, err := nn.New(cfg, tensor.Float32, opts.Init, opts.Seed)
+			init, err := supernet.New(cfg, tensor.Float32, opts.Init, opts.Seed)
 			if err != nil {
 				return err
 			}

@@ -48,8 +48,8 @@ import (
 	"github.com/abs-nas/abs/internal/abs/angle"
 	"github.com/abs-nas/abs/internal/abs/data"
 	"github.com/abs-nas/abs/internal/abs/family"
-	"github.com/abs-nas/abs/internal/abs/nn"
 	"github.com/abs-nas/abs/internal/abs/space"
+	"github.com/abs-nas/abs/internal/abs/supernet"
 	"github.com/abs-nas/abs/internal/abs/train"
 	"github.com/abs-nas/abs/internal/step"
 )
@@ -384,7 +384,7 @@ func (j *job) record(ctx context.Context, objs ...schema.Object) error {
 }
 
 // net returns the configured supernet of the job's space for images like set's.
-func (j *job) net(set *data.Set) (nn.Spec, error) {
+func (j *job) net(set *data.Set) (supernet.Spec, error) {
 	return j.fam.Spec(j.cfg.netSize(), family.Image{C: set.C, H: set.H, W: set.W, Classes: set.Classes})
 }
 

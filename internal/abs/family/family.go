@@ -1,15 +1,18 @@
 // Package family gathers what one search space means for a run in one value: its choice points
-// and op lists (a space.Space), how to build its supernet and a fixed child's network (an
-// nn.Spec), its description to the angle metric (angle.Net), a child's FLOPs, the
+// and op lists (a space.Space), how to build its supernet and a fixed child's network (a
+// supernet.Spec), its description to the angle metric (angle.Net), a child's FLOPs, the
 // initialisation, sampling and idle-update rule of its authors' code, and its scaled-down
 // presets. Code elsewhere looks a Family up once by Name and asks it; nothing else switches on a
 // space's name.
 //
 // Adding a search space means one Name constant (listed in Names) and one entry in families below,
 // with a case in this package's tests; steps, training, scoring and the pipelines need no change.
-// The entry names the space.Space, the nn.Spec, the angle.Net and the FLOPs function: a space of
-// a kind that exists (another MobileNet-like layout, as mobile builds) reuses them; a new kind
-// also brings its own space.Space, network and angle description.
+// The entry names the space.Space, the supernet.Spec, the angle.Net and the FLOPs function: a
+// space of a kind that exists (another MobileNet-like layout, as mobile builds) reuses them; a new
+// kind also brings its own space.Space (package space), angle description (package angle) and
+// network: a supernet.Spec in package supernet, which declares the network's weights, checks a
+// child and builds a child's layers with nn.Builder's layers (a layer nn lacks goes into nn with
+// its gradient check).
 package family
 
 import (
@@ -21,6 +24,7 @@ import (
 	"github.com/abs-nas/abs/internal/abs/nn"
 	"github.com/abs-nas/abs/internal/abs/shrink"
 	"github.com/abs-nas/abs/internal/abs/space"
+	"github.com/abs-nas/abs/internal/abs/supernet"
 )
 
 // Name names a search space: nb201, darts, proxyless-gpu or fairnas. It parses itself from JSON
@@ -164,7 +168,7 @@ type Family struct {
 	Presets map[string]Net
 
 	check  func(Net) error
-	spec   func(Net, Image) nn.Spec
+	spec   func(Net, Image) supernet.Spec
 	angle  func(Net) angle.Net
 	flops  func(Net, Image) func(space.Child) int64
 	layers func(Net) int // cells that draw their own ops under PerCell; nil where PerCell does not apply
@@ -176,8 +180,8 @@ var families = map[Name]*Family{
 		Name: NB201, Space: space.NB201{}, Init: nn.PyTorch, Sampling: PerCell, IdleUpdates: true, Tabular: true, DropPolicy: shrink.FixedCount,
 		Presets: map[string]Net{"nb201-small": {Width: 8, Cells: 1}},
 		check:   func(n Net) error { return positive(n.Width, n.Cells) },
-		spec: func(n Net, im Image) nn.Spec {
-			return nn.Config{C: n.Width, N: n.Cells, InC: im.C, H: im.H, W: im.W, Classes: im.Classes}
+		spec: func(n Net, im Image) supernet.Spec {
+			return supernet.NB201{C: n.Width, N: n.Cells, InC: im.C, H: im.H, W: im.W, Classes: im.Classes}
 		},
 		angle: func(n Net) angle.Net { return angle.NB201(n.Width, n.Cells) },
 		flops: func(n Net, im Image) func(space.Child) int64 {
@@ -200,8 +204,8 @@ var families = map[Name]*Family{
 			}
 			return nil
 		},
-		spec: func(n Net, im Image) nn.Spec {
-			return nn.DARTSConfig{C: n.Width, Cells: n.Cells, InC: im.C, H: im.H, W: im.W, Classes: im.Classes}
+		spec: func(n Net, im Image) supernet.Spec {
+			return supernet.DARTS{C: n.Width, Cells: n.Cells, InC: im.C, H: im.H, W: im.W, Classes: im.Classes}
 		},
 		angle: func(n Net) angle.Net { return angle.DARTS(n.Width, n.Cells) },
 		flops: func(n Net, im Image) func(space.Child) int64 {
@@ -225,8 +229,8 @@ func mobile(m space.Mobile, preset string) *Family {
 			}
 			return nil
 		},
-		spec: func(n Net, im Image) nn.Spec {
-			return nn.MobileConfig{Space: m, Width: n.WidthMult, InC: im.C, H: im.H, W: im.W, Classes: im.Classes}
+		spec: func(n Net, im Image) supernet.Spec {
+			return supernet.Mobile{Space: m, Width: n.WidthMult, InC: im.C, H: im.H, W: im.W, Classes: im.Classes}
 		},
 		angle: func(Net) angle.Net { return angle.Mobile(m) },
 		flops: func(n Net, im Image) func(space.Child) int64 {
@@ -270,16 +274,14 @@ func All() []*Family {
 func (f *Family) Check(n Net) error { return f.check(n) }
 
 // Spec returns the configuration of the family's supernet sized by n for images im. Pass it to
-// train.NewTrainer, train.Resume or train.Standalone.
-func (f *Family) Spec(n Net, im Image) (nn.Spec, error) {
+// supernet.New, train.NewTrainer, train.Resume or train.Standalone.
+func (f *Family) Spec(n Net, im Image) (supernet.Spec, error) {
 	if err := f.check(n); err != nil {
 		return nil, fmt.Errorf("supernet for space %s: %w", f.Name, err)
 	}
 	spec := f.spec(n, im)
-	if v, ok := spec.(interface{ Validate() error }); ok {
-		if err := v.Validate(); err != nil {
-			return nil, fmt.Errorf("supernet for space %s: %w", f.Name, err)
-		}
+	if err := spec.Validate(); err != nil {
+		return nil, fmt.Errorf("supernet for space %s: %w", f.Name, err)
 	}
 	return spec, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/abs-nas/abs/internal/abs/nn"
 	"github.com/abs-nas/abs/internal/abs/shrink"
 	"github.com/abs-nas/abs/internal/abs/space"
+	"github.com/abs-nas/abs/internal/abs/supernet"
 )
 
 var fashion = Image{C: 1, H: 28, W: 28, Classes: 10}
@@ -33,12 +34,12 @@ func TestPresets(t *testing.T) {
 			t.Errorf("preset %s: %v", name, err)
 			continue
 		}
-		net, err := spec.Build(tensor.Float32, nn.KaimingNormal, 1)
+		net, err := supernet.New(spec, tensor.Float32, nn.KaimingNormal, 1)
 		if err != nil {
 			t.Errorf("preset %s: %v", name, err)
 			continue
 		}
-		if s := net.Shape(); s != (nn.Shape{InC: 1, H: 28, W: 28, Classes: 10}) {
+		if s := net.Shape(); s != (supernet.Shape{InC: 1, H: 28, W: 28, Classes: 10}) {
 			t.Errorf("preset %s: net shape %+v", name, s)
 		}
 	}
@@ -135,7 +136,7 @@ func TestSpecMatchesAngleAndFLOPs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			net, err := spec.Build(tensor.Float32, nn.KaimingNormal, 1)
+			net, err := supernet.New(spec, tensor.Float32, nn.KaimingNormal, 1)
 			if err != nil {
 				t.Fatal(err)
 			}

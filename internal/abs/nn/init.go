@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"strings"
+
+	"gorgonia.org/tensor"
 )
 
 // Init selects how convolution and linear weights are initialised. Batch-norm scales start at 1 and
@@ -184,4 +187,33 @@ func orthogonal(m []float64, rows, cols int, rng *rand.Rand) {
 			m[i*cols+j] = a[j*c+i]
 		}
 	}
+}
+
+// InitParams returns parameters of the given shapes (by name, as docs/weights.md names them, which
+// tells each rule a convolution, linear layer or batch norm apart) of dtype dt (float32 or
+// float64), initialised by init from seed. They are drawn in sorted name order, so the result
+// depends only on the shapes, dt, init and seed.
+func InitParams(shapes map[string][]int, dt tensor.Dtype, init Init, seed uint64) map[string]*tensor.Dense {
+	names := make([]string, 0, len(shapes))
+	for name := range shapes {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	rng := newRand(seed, streamInit)
+	params := make(map[string]*tensor.Dense, len(names))
+	for _, name := range names {
+		params[name] = newParam(dt, shapes[name], initValues(init, name, shapes[name], shapes, rng))
+	}
+	return params
+}
+
+func newParam(dt tensor.Dtype, shape []int, v []float64) *tensor.Dense {
+	if dt == tensor.Float64 {
+		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))
+	}
+	f := make([]float32, len(v))
+	for i, x := range v {
+		f[i] = float32(x)
+	}
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(f))
 }

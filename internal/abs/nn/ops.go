@@ -500,6 +500,15 @@ func (s *Stats) Clone() *Stats {
 	return &Stats{Mean: append([]float64(nil), s.Mean...), Var: append([]float64(nil), s.Var...), Batches: s.Batches}
 }
 
+// CloneStats returns a deep copy of stats.
+func CloneStats(stats map[string]*Stats) map[string]*Stats {
+	c := make(map[string]*Stats, len(stats))
+	for k, v := range stats {
+		c[k] = v.Clone()
+	}
+	return c
+}
+
 // BatchNorm normalises the NCHW node x per channel, y = (x−μ_c)/√(σ²_c+ε), with no affine
 // parameters (the authors' supernet uses affine=False in its cells). In BNTrain and BNRecompute
 // mode μ and σ² are the biased batch statistics over N, H and W and the gradient is

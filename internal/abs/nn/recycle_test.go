@@ -8,36 +8,39 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// TestBackwardRecycled runs Backward on the same batch three times, the last two after filling
-// every recycled buffer with NaN: the loss and gradients must not change, so no kernel reads a
-// recycled result it did not write.
+// TestBackwardRecycled runs Backward on graphs of one batch three times, the last two after
+// filling every recycled buffer with NaN: the loss and gradients must not change, so no kernel
+// reads a recycled result it did not write.
 func TestBackwardRecycled(t *testing.T) {
-	cfg := Config{C: 2, N: 1, InC: 1, H: 8, W: 8, Classes: 3}
-	net, err := New(cfg, tensor.Float64, KaimingNormal, 7)
-	if err != nil {
-		t.Fatal(err)
-	}
+	params := InitParams(tinyShapes, tensor.Float64, KaimingNormal, 7)
 	x := randDense(rand.New(rand.NewPCG(2, 3)), 3, 1, 8, 8)
 	labels := []int{0, 2, 1}
-	for _, arch := range [][]int{{3, 2, 4, 1, 3, 2}, {4, 3, 2, 1, 0, 3}} {
-		loss0, grads0, err := net.Backward(arch, x, labels, CloneStats(net.Stats))
+	backward := func() (float64, map[string]*tensor.Dense) {
+		t.Helper()
+		gr, err := Build(tensor.Float64, params, tinyStats(), BNTrain, x, labels, tinyLayers)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for run := 0; run < 2; run++ {
-			poison()
-			loss, grads, err := net.Backward(arch, x, labels, CloneStats(net.Stats))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if loss != loss0 {
-				t.Fatalf("arch %v run %d: loss %v, first run %v", arch, run, loss, loss0)
-			}
-			for name, g := range grads {
-				for i, v := range g.Data().([]float64) {
-					if want := grads0[name].Data().([]float64)[i]; v != want {
-						t.Fatalf("arch %v run %d: %s[%d] = %v, first run %v", arch, run, name, i, v, want)
-					}
+		loss, grads, err := gr.Backward()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return loss, grads
+	}
+	loss0, grads0 := backward()
+	if len(grads0) != len(tinyShapes) {
+		t.Errorf("%d gradients, want one per parameter (%d)", len(grads0), len(tinyShapes))
+	}
+	for run := 0; run < 2; run++ {
+		poison()
+		loss, grads := backward()
+		if loss != loss0 {
+			t.Fatalf("run %d: loss %v, first run %v", run, loss, loss0)
+		}
+		for name, g := range grads {
+			for i, v := range g.Data().([]float64) {
+				if want := grads0[name].Data().([]float64)[i]; v != want {
+					t.Fatalf("run %d: %s[%d] = %v, first run %v", run, name, i, v, want)
 				}
 			}
 		}

@@ -8,9 +8,11 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// gradients runs the graph gr of child arch and returns its loss and the gradient of every
-// parameter node in gr.Params.
-func gradients(gr *Graph, arch []int) (float64, map[string]*tensor.Dense, error) {
+// Backward runs gr, which must have a loss, and returns the loss and the gradient of every
+// parameter node in gr.Params. The gradient nodes are fresh, so nothing accumulates across calls.
+// The buffers of gr's results are recycled before it returns: nothing may read gr's node values
+// afterwards, and gr runs once.
+func (gr *Graph) Backward() (float64, map[string]*tensor.Dense, error) {
 	names := make([]string, 0, len(gr.Params))
 	for name := range gr.Params {
 		names = append(names, name)
@@ -24,13 +26,13 @@ func gradients(gr *Graph, arch []int) (float64, map[string]*tensor.Dense, error)
 	gnodes, err := gorgonia.Grad(gr.Loss, wrt...)
 	if err != nil {
 		graphMu.Unlock()
-		return 0, nil, fmt.Errorf("gradient of %v: %w", arch, err)
+		return 0, nil, fmt.Errorf("gradient: %w", err)
 	}
 	m := gorgonia.NewTapeMachine(gr.G)
 	graphMu.Unlock()
 	if err := m.RunAll(); err != nil {
 		m.Close()
-		return 0, nil, fmt.Errorf("run %v: %w", arch, err)
+		return 0, nil, fmt.Errorf("run graph: %w", err)
 	}
 	grads := make(map[string]*tensor.Dense, len(names))
 	for i, name := range names {
@@ -47,18 +49,18 @@ func gradients(gr *Graph, arch []int) (float64, map[string]*tensor.Dense, error)
 	return loss, grads, nil
 }
 
-// logits runs the graph gr of child arch and returns its logits row by row.
-func logits(gr *Graph, arch []int) ([]float64, error) {
+// Forward runs gr and returns its logits row by row.
+func (gr *Graph) Forward() ([]float64, error) {
 	graphMu.Lock()
 	m := gorgonia.NewTapeMachine(gr.G)
 	graphMu.Unlock()
 	defer m.Close()
 	if err := m.RunAll(); err != nil {
-		return nil, fmt.Errorf("run %v: %w", arch, err)
+		return nil, fmt.Errorf("run graph: %w", err)
 	}
 	d, err := dense(gr.Logits.Value())
 	if err != nil {
-		return nil, fmt.Errorf("logits of %v: %w", arch, err)
+		return nil, fmt.Errorf("logits: %w", err)
 	}
 	switch v := d.Data().(type) {
 	case []float32:
@@ -70,22 +72,7 @@ func logits(gr *Graph, arch []int) ([]float64, error) {
 	case []float64:
 		return append([]float64(nil), v...), nil
 	}
-	return nil, fmt.Errorf("logits of %v have dtype %v", arch, d.Dtype())
-}
-
-// input converts batch images of shape inC×h×w to a tensor of dtype dt.
-func input(dt tensor.Dtype, images []float32, batch, inC, h, w int) (*tensor.Dense, error) {
-	if len(images) != batch*inC*h*w {
-		return nil, fmt.Errorf("batch of %d values, want %d×%d×%d×%d", len(images), batch, inC, h, w)
-	}
-	if dt == tensor.Float32 {
-		return tensor.New(tensor.WithShape(batch, inC, h, w), tensor.WithBacking(append([]float32(nil), images...))), nil
-	}
-	v := make([]float64, len(images))
-	for i, x := range images {
-		v[i] = float64(x)
-	}
-	return tensor.New(tensor.WithShape(batch, inC, h, w), tensor.WithBacking(v)), nil
+	return nil, fmt.Errorf("logits have dtype %v", d.Dtype())
 }
 
 func scalar(v gorgonia.Value) float64 {

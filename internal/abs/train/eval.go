@@ -8,6 +8,7 @@ import (
 	"github.com/abs-nas/abs/internal/abs/data"
 	"github.com/abs-nas/abs/internal/abs/nn"
 	"github.com/abs-nas/abs/internal/abs/param"
+	"github.com/abs-nas/abs/internal/abs/supernet"
 )
 
 // EvalOptions configures the evaluation of children with inherited weights.
@@ -31,7 +32,7 @@ type EvalOptions struct {
 // statistics are untouched); otherwise the statistics accumulated during supernet training are used.
 // Children are evaluated in parallel by opts.Workers goroutines, which have all finished when
 // Evaluate returns.
-func Evaluate(ctx context.Context, net nn.Supernet, archs [][]int, train, test *data.Set, opts EvalOptions) ([]float64, error) {
+func Evaluate(ctx context.Context, net *supernet.Net, archs [][]int, train, test *data.Set, opts EvalOptions) ([]float64, error) {
 	if opts.Batch < 1 || opts.Workers < 1 || opts.ReBN < 0 {
 		return nil, fmt.Errorf("eval options: Batch = %d, Workers = %d, ReBN = %d, want ≥ 1, ≥ 1, ≥ 0", opts.Batch, opts.Workers, opts.ReBN)
 	}
@@ -75,7 +76,7 @@ func Evaluate(ctx context.Context, net nn.Supernet, archs [][]int, train, test *
 	return acc, nil
 }
 
-func evalChild(ctx context.Context, net nn.Supernet, arch []int, train, test *data.Set, opts EvalOptions) (float64, error) {
+func evalChild(ctx context.Context, net *supernet.Net, arch []int, train, test *data.Set, opts EvalOptions) (float64, error) {
 	stats := net.RunningStats()
 	if opts.ReBN > 0 {
 		stats = make(map[string]*nn.Stats, len(stats))
@@ -105,7 +106,7 @@ func evalChild(ctx context.Context, net nn.Supernet, arch []int, train, test *da
 
 // Accuracy returns the fraction of test that child arch classifies correctly (ties to the lower
 // class), with batch norms using the running statistics in stats.
-func Accuracy(ctx context.Context, net nn.Supernet, arch []int, test *data.Set, batch int, stats map[string]*nn.Stats) (float64, error) {
+func Accuracy(ctx context.Context, net *supernet.Net, arch []int, test *data.Set, batch int, stats map[string]*nn.Stats) (float64, error) {
 	l := data.NewLoader(test, batch, false, data.Augment{}, 0)
 	correct := 0
 	for {
@@ -158,7 +159,7 @@ type Result struct {
 // returns its accuracy on test: the engine of the retrain stage. The network holds the weights of
 // the whole space, but only those of arch are trained (Result.Weights); the run is deterministic in
 // opts.Seed.
-func Standalone(ctx context.Context, cfg nn.Spec, arch []int, train, test *data.Set, opts Options) (*Result, error) {
+func Standalone(ctx context.Context, cfg supernet.Spec, arch []int, train, test *data.Set, opts Options) (*Result, error) {
 	a := append([]int(nil), arch...)
 	tr, err := NewTrainer(cfg, train, func() []int { return a }, opts)
 	if err != nil {

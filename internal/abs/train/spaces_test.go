@@ -8,8 +8,8 @@ import (
 	"github.com/abs-nas/abs/internal/abs/angle"
 	"github.com/abs-nas/abs/internal/abs/data"
 	"github.com/abs-nas/abs/internal/abs/family"
-	"github.com/abs-nas/abs/internal/abs/nn"
 	"github.com/abs-nas/abs/internal/abs/space"
+	"github.com/abs-nas/abs/internal/abs/supernet"
 )
 
 // dartsShrunk allows none, max_pool_3x3, skip_connect and sep_conv_3x3 on every edge: a shrunk
@@ -35,7 +35,7 @@ func sampler(t testing.TB, sp space.Space, s space.Shrunk, seed uint64) Sampler 
 // and one over a space shrunk further, to two ops per choice point (narrow).
 type supernetCase struct {
 	name           string
-	spec           func(set *data.Set) nn.Spec
+	spec           func(set *data.Set) supernet.Spec
 	sample, narrow func(t testing.TB, seed uint64) Sampler
 	angle          angle.Net
 }
@@ -54,8 +54,8 @@ func twoOps(m space.Mobile, a, b int) space.Shrunk {
 }
 
 func supernetCases(t testing.TB) []supernetCase {
-	spec := func(name family.Name, c family.Net) func(*data.Set) nn.Spec {
-		return func(set *data.Set) nn.Spec {
+	spec := func(name family.Name, c family.Net) func(*data.Set) supernet.Spec {
+		return func(set *data.Set) supernet.Spec {
 			f, err := family.Lookup(name)
 			if err != nil {
 				t.Fatal(err)

@@ -1,4 +1,4 @@
-// Package train trains the supernets of package nn (NB201, DARTS, MobileNet-like): the
+// Package train trains the supernets of package supernet (NB201, DARTS, MobileNet-like): the
 // weight-sharing supernet with single-path sampling (Guo et al., "Single Path One-Shot Neural Architecture Search with Uniform
 // Sampling", ECCV 2020), the children evaluated with inherited weights with and without recomputed
 // batch-norm statistics (Re-BN), and fixed architectures trained from scratch. It does no artifact
@@ -19,6 +19,7 @@ import (
 	"github.com/abs-nas/abs/internal/abs/data"
 	"github.com/abs-nas/abs/internal/abs/nn"
 	"github.com/abs-nas/abs/internal/abs/param"
+	"github.com/abs-nas/abs/internal/abs/supernet"
 )
 
 // Options configures SGD training. The zero value is not usable; Defaults gives the settings the
@@ -89,7 +90,7 @@ type State struct {
 
 // Trainer trains a network by SGD on one data set, one sampled child per step.
 type Trainer struct {
-	Net   nn.Supernet
+	Net   *supernet.Net
 	Opt   *nn.SGD
 	Opts  Options
 	State State
@@ -101,18 +102,18 @@ type Trainer struct {
 	zeros  map[string]*tensor.Dense // zero gradients of idle parameters (Options.IdleUpdates)
 }
 
-// NewTrainer returns a trainer of a freshly initialised network of shape cfg (nn.Config for NB201,
-// nn.DARTSConfig, nn.MobileConfig; see Spec; input shape and classes must match set) that trains on
+// NewTrainer returns a trainer of a freshly initialised network of shape cfg (supernet.NB201,
+// supernet.DARTS or supernet.Mobile; input shape and classes must match set) that trains on
 // set with children drawn from sample. The initial weights, the base weights of the angle metric,
 // are t.Net.Set() before the first step.
-func NewTrainer(cfg nn.Spec, set *data.Set, sample Sampler, opts Options) (*Trainer, error) {
+func NewTrainer(cfg supernet.Spec, set *data.Set, sample Sampler, opts Options) (*Trainer, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
 	if set.N < 1 {
 		return nil, fmt.Errorf("data set is empty")
 	}
-	net, err := cfg.Build(tensor.Float32, opts.Init, opts.Seed)
+	net, err := supernet.New(cfg, tensor.Float32, opts.Init, opts.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +143,7 @@ func (t *Trainer) Step() ([]int, float64, error) {
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, nn.ErrDisconnected) {
+		if !errors.Is(err, supernet.ErrDisconnected) {
 			return nil, 0, fmt.Errorf("train step %d: sampler: %w", t.State.Step+1, err)
 		}
 	}
@@ -252,7 +253,7 @@ func statTensor(v []float64) param.Tensor {
 // Resume returns a trainer that continues the run saved in ck. set, sample and opts must be those
 // of the original run, with sample freshly seeded as it was then: Resume replays the sampler and the
 // data loader up to the saved position, so the resumed run is bit-identical to an uninterrupted one.
-func Resume(ck Checkpoint, cfg nn.Spec, set *data.Set, sample Sampler, opts Options) (*Trainer, error) {
+func Resume(ck Checkpoint, cfg supernet.Spec, set *data.Set, sample Sampler, opts Options) (*Trainer, error) {
 	t, err := NewTrainer(cfg, set, sample, opts)
 	if err != nil {
 		return nil, err

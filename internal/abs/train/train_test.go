@@ -12,6 +12,7 @@ import (
 	"github.com/abs-nas/abs/internal/abs/nn"
 	"github.com/abs-nas/abs/internal/abs/param"
 	"github.com/abs-nas/abs/internal/abs/space"
+	"github.com/abs-nas/abs/internal/abs/supernet"
 )
 
 var (
@@ -43,7 +44,9 @@ func fashion(t testing.TB) (train, test *data.Set) {
 	return fashionTrain, fashionTest
 }
 
-func fashionConfig(c int) nn.Config { return nn.Config{C: c, N: 1, InC: 1, H: 28, W: 28, Classes: 10} }
+func fashionConfig(c int) supernet.NB201 {
+	return supernet.NB201{C: c, N: 1, InC: 1, H: 28, W: 28, Classes: 10}
+}
 
 // uniform returns a uniform sampler over the full NB201 space (disconnected children rejected).
 func uniform(t testing.TB, seed uint64) Sampler {

@@ -1,4 +1,4 @@
-package nn
+package supernet
 
 import (
 	"math"
@@ -12,6 +12,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/abs-nas/abs/internal/abs/angle"
+	"github.com/abs-nas/abs/internal/abs/nn"
 	"github.com/abs-nas/abs/internal/abs/space"
 )
 
@@ -20,7 +21,7 @@ import (
 // product, the classifier is one) costs M·K·N, every dense convolution of ours (Conv2d, ConvBN)
 // C_in·k² per output value, every pointwise convolution C_out·C_in·H·W and every
 // depthwise convolution C·k²·H_out·W_out per image. It knows nothing of the space's FLOPs formulas.
-func graphMACs(t *testing.T, gr *Graph, batch int) int64 {
+func graphMACs(t *testing.T, gr *nn.Graph, batch int) int64 {
 	t.Helper()
 	var total int64
 	for _, n := range gr.G.AllNodes() {
@@ -70,19 +71,19 @@ func graphMACs(t *testing.T, gr *Graph, batch int) int64 {
 // not an input): every child reads both input nodes of every cell, so nothing is left unbuilt.
 func TestDARTSFLOPs(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 1))
-	for _, cfg := range []DARTSConfig{
+	for _, cfg := range []DARTS{
 		{C: 4, Cells: 5, InC: 1, H: 16, W: 16, Classes: 10},
 		{C: 2, Cells: 8, InC: 3, H: 8, W: 8, Classes: 7},
 		{C: 2, Cells: 2, InC: 1, H: 8, W: 8, Classes: 3}, // two reduce cells in a row
 	} {
-		net, err := NewDARTS(cfg, tensor.Float32, KaimingNormal, 1)
+		net, err := New(cfg, tensor.Float32, nn.KaimingNormal, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
 		fl := space.DARTSNet{C: cfg.C, Layers: cfg.Cells, Resolution: cfg.H, InChannels: cfg.InC, Classes: cfg.Classes}
-		x, _ := newDense[float32](2, cfg.InC, cfg.H, cfg.W)
+		x := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(2, cfg.InC, cfg.H, cfg.W))
 		for _, c := range append([][]int{dartsKinds}, sampleDARTS(r, 8)...) {
-			gr, err := net.Graph(c, x, nil, BNTrain, CloneStats(net.Stats))
+			gr, err := net.Graph(c, x, nil, nn.BNTrain, nn.CloneStats(net.Stats))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -113,11 +114,11 @@ var dartsKinds = []int{4, 3, 1, 0, 7, 0, 2, 0, 5, 6, 0, 0, 0, 3}
 // (gradients only through preprocessing and FactorizedReduce), and that the gradients cover
 // exactly the parameters the child uses.
 func TestGradDARTS(t *testing.T) {
-	cfg := DARTSConfig{C: 2, Cells: 3, InC: 1, H: 8, W: 8, Classes: 3}
+	cfg := DARTS{C: 2, Cells: 3, InC: 1, H: 8, W: 8, Classes: 3}
 	dup := []int{6, 5, 4, 0, 3, 0, 0, 1, 2, 0, 7, 0, 3, 0}
 	skips := []int{3, 3, 3, 3, 0, 3, 3, 0, 0, 3, 3, 0, 0, 0}
 	for _, child := range [][]int{dartsKinds, dup, skips} {
-		net, err := NewDARTS(cfg, tensor.Float64, KaimingNormal, 7)
+		net, err := New(cfg, tensor.Float64, nn.KaimingNormal, 7)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,7 +127,7 @@ func TestGradDARTS(t *testing.T) {
 		}
 		x := randDense(rand.New(rand.NewPCG(2, 3)), 3, 1, 8, 8)
 		labels := []int{0, 2, 1}
-		_, grads, err := net.Backward(child, x, labels, CloneStats(net.Stats))
+		_, grads, err := net.Backward(child, x, labels, nn.CloneStats(net.Stats))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,10 +138,10 @@ func TestGradDARTS(t *testing.T) {
 	}
 }
 
-// dartsUsed lists the parameters child uses by the rule of DARTSNet.Graph, written out
+// dartsUsed lists the parameters child uses by the rule of DARTS.Layers, written out
 // independently: the fixed stem, classifier and preprocessing of every cell, and in every cell
 // the weights of the op the child puts on each edge (none has none).
-func dartsUsed(n *DARTSNet, child []int) []string {
+func dartsUsed(n *Net, child []int) []string {
 	var want []string
 	for name := range n.Params {
 		switch {
@@ -161,17 +162,8 @@ func dartsUsed(n *DARTSNet, child []int) []string {
 	return want
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	k := make([]string, 0, len(m))
-	for name := range m {
-		k = append(k, name)
-	}
-	sort.Strings(k)
-	return k
-}
-
 func TestDARTSCheck(t *testing.T) {
-	net, err := NewDARTS(DARTSConfig{C: 2, Cells: 3, InC: 1, H: 8, W: 8, Classes: 3}, tensor.Float32, KaimingNormal, 1)
+	net, err := New(DARTS{C: 2, Cells: 3, InC: 1, H: 8, W: 8, Classes: 3}, tensor.Float32, nn.KaimingNormal, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +184,7 @@ func TestDARTSCheck(t *testing.T) {
 	if err := net.Check(one); err == nil {
 		t.Error("node with 1 input: no error")
 	}
-	if _, err := net.Graph(one, nil, nil, BNTrain, nil); err == nil {
+	if _, err := net.Graph(one, nil, nil, nn.BNTrain, nil); err == nil {
 		t.Error("Graph of a child with a node of 1 input: no error")
 	}
 }
@@ -200,12 +192,12 @@ func TestDARTSCheck(t *testing.T) {
 // TestDARTSAngleNames checks that the weights of a DARTS net are what angle.DARTS expects: Compute
 // accepts them and its fast angle equals the naive concatenation of Algorithm 1.
 func TestDARTSAngleNames(t *testing.T) {
-	cfg := DARTSConfig{C: 4, Cells: 5, InC: 1, H: 8, W: 8, Classes: 10}
-	base, err := NewDARTS(cfg, tensor.Float32, KaimingNormal, 1)
+	cfg := DARTS{C: 4, Cells: 5, InC: 1, H: 8, W: 8, Classes: 10}
+	base, err := New(cfg, tensor.Float32, nn.KaimingNormal, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cur, err := NewDARTS(cfg, tensor.Float32, KaimingNormal, 2)
+	cur, err := New(cfg, tensor.Float32, nn.KaimingNormal, 2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package nn
+package supernet
 
 import (
 	"math"
@@ -11,6 +11,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/abs-nas/abs/internal/abs/angle"
+	"github.com/abs-nas/abs/internal/abs/nn"
 	"github.com/abs-nas/abs/internal/abs/space"
 )
 
@@ -28,17 +29,17 @@ func TestMobileFLOPs(t *testing.T) {
 		{space.ProxylessGPU(), 0.5, 32},
 		{space.FairNAS(), 1, 9},
 	} {
-		cfg := MobileConfig{Space: c.m, Width: c.width, InC: 1, H: c.side, W: c.side, Classes: 10}
-		net, err := NewMobile(cfg, tensor.Float32, KaimingNormal, 1)
+		cfg := Mobile{Space: c.m, Width: c.width, InC: 1, H: c.side, W: c.side, Classes: 10}
+		net, err := New(cfg, tensor.Float32, nn.KaimingNormal, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
 		m := c.m
 		m.InChannels, m.Classes = 1, 10
-		x, _ := newDense[float32](2, 1, c.side, c.side)
+		x := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(2, 1, c.side, c.side))
 		for range 4 {
 			child := m.Sample(m.Full(), r)
-			gr, err := net.Graph(child, x, nil, BNTrain, CloneStats(net.Stats))
+			gr, err := net.Graph(child, x, nil, nn.BNTrain, nn.CloneStats(net.Stats))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -61,15 +62,15 @@ func tinyMobile() space.Mobile {
 // TestGradMobile checks the gradient of the loss of a tiny MobileNet-like net against central
 // differences, and that the gradients cover exactly the parameters the child uses.
 func TestGradMobile(t *testing.T) {
-	cfg := MobileConfig{Space: tinyMobile(), Width: 1, InC: 1, H: 8, W: 8, Classes: 3}
+	cfg := Mobile{Space: tinyMobile(), Width: 1, InC: 1, H: 8, W: 8, Classes: 3}
 	for _, child := range [][]int{{1, 4, 2}, {5, space.MobileIdentity, 0}} {
-		net, err := NewMobile(cfg, tensor.Float64, KaimingNormal, 3)
+		net, err := New(cfg, tensor.Float64, nn.KaimingNormal, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
 		x := randDense(rand.New(rand.NewPCG(2, 4)), 3, 1, 8, 8)
 		labels := []int{2, 0, 1}
-		_, grads, err := net.Backward(child, x, labels, CloneStats(net.Stats))
+		_, grads, err := net.Backward(child, x, labels, nn.CloneStats(net.Stats))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,12 +99,12 @@ func TestGradMobile(t *testing.T) {
 func TestMobileAngleNames(t *testing.T) {
 	r := rand.New(rand.NewPCG(6, 2))
 	for _, m := range []space.Mobile{space.ProxylessGPU(), space.FairNAS()} {
-		cfg := MobileConfig{Space: m, Width: 0.25, InC: 1, H: 8, W: 8, Classes: 10}
-		base, err := NewMobile(cfg, tensor.Float32, KaimingNormal, 1)
+		cfg := Mobile{Space: m, Width: 0.25, InC: 1, H: 8, W: 8, Classes: 10}
+		base, err := New(cfg, tensor.Float32, nn.KaimingNormal, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		cur, err := NewMobile(cfg, tensor.Float32, KaimingNormal, 2)
+		cur, err := New(cfg, tensor.Float32, nn.KaimingNormal, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
