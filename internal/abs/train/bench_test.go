@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/abs-nas/abs/internal/abs/family"
-	"github.com/abs-nas/abs/internal/abs/nn"
+	"github.com/abs-nas/abs/internal/abs/supernet"
 )
 
 // BenchmarkSupernetStep measures supernet training throughput as scripts/bench-train.sh reports it:
@@ -57,7 +57,7 @@ func benchStep(b *testing.B, c int, sample Sampler) {
 // dartsSmall returns the DARTS family, the size of its darts-small preset (width 8, 5 cells:
 // cells 1 and 3 reduce, sides 28→14→7) and the supernet spec on 28×28×1 images with 10 classes,
 // through the API the pipeline's supernet step uses.
-func dartsSmall(t testing.TB) (*family.Family, family.Net, nn.Spec) {
+func dartsSmall(t testing.TB) (*family.Family, family.Net, supernet.Spec) {
 	t.Helper()
 	f, n, err := family.Preset("darts-small")
 	if err != nil {
