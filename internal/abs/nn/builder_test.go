@@ -2,7 +2,7 @@ package nn
 
 import (
 	"errors"
-	"math"
+	"github.com/abs-nas/abs/internal/abs/nn/gradcheck"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -76,22 +76,9 @@ func TestGradBuilder(t *testing.T) {
 		}
 		return scalar(gr.Loss.Value())
 	}
-	const h = 1e-6
 	for name, p := range params {
 		w := p.Data().([]float64)
-		g := grads[name].Data().([]float64)
-		for _, i := range []int{0, len(w) / 2, len(w) - 1} {
-			old := w[i]
-			w[i] = old + h
-			lp := loss()
-			w[i] = old - h
-			lm := loss()
-			w[i] = old
-			fd := (lp - lm) / (2 * h)
-			if math.Abs(fd-g[i]) > 1e-5*math.Max(1, math.Abs(fd)) {
-				t.Errorf("%s[%d]: analytic %.10g, finite difference %.10g", name, i, g[i], fd)
-			}
-		}
+		gradcheck.Central(t, name, w, grads[name].Data().([]float64), []int{0, len(w) / 2, len(w) - 1}, 1e-5, loss)
 	}
 }
 

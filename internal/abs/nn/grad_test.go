@@ -1,7 +1,8 @@
 package nn
 
 import (
-	"math"
+	"fmt"
+	"github.com/abs-nas/abs/internal/abs/nn/gradcheck"
 	"math/rand/v2"
 	"testing"
 
@@ -65,22 +66,12 @@ func projLoss(t *testing.T, f func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (
 func checkGrad(t *testing.T, f func(g *gorgonia.ExprGraph, in []*gorgonia.Node) (*gorgonia.Node, error), vals ...*tensor.Dense) {
 	t.Helper()
 	_, grads := projLoss(t, f, vals, true)
-	const h = 1e-6
+	loss := func() float64 {
+		l, _ := projLoss(t, f, vals, false)
+		return l
+	}
 	for k, v := range vals {
-		x := v.Data().([]float64)
-		g := grads[k].Data().([]float64)
-		for i := range x {
-			old := x[i]
-			x[i] = old + h
-			lp, _ := projLoss(t, f, vals, false)
-			x[i] = old - h
-			lm, _ := projLoss(t, f, vals, false)
-			x[i] = old
-			fd := (lp - lm) / (2 * h)
-			if math.Abs(fd-g[i]) > 1e-6*math.Max(1, math.Abs(fd)) {
-				t.Errorf("input %d element %d: analytic %.10g, finite difference %.10g", k, i, g[i], fd)
-			}
-		}
+		gradcheck.Central(t, fmt.Sprintf("input %d", k), v.Data().([]float64), grads[k].Data().([]float64), nil, 1e-6, loss)
 	}
 }
 

@@ -1,7 +1,8 @@
 package supernet
 
 import (
-	"math"
+	"fmt"
+	"github.com/abs-nas/abs/internal/abs/nn/gradcheck"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -130,22 +131,9 @@ func checkGradients(t *testing.T, net *Net, child []int, x *tensor.Dense, labels
 		}
 		return float64(*gr.Loss.Value().(*gorgonia.F64))
 	}
-	const h = 1e-6
 	for _, name := range names {
 		w := net.Weights()[name].Data().([]float64)
-		g := grads[name].Data().([]float64)
-		for _, i := range at(len(w)) {
-			old := w[i]
-			w[i] = old + h
-			lp := loss()
-			w[i] = old - h
-			lm := loss()
-			w[i] = old
-			fd := (lp - lm) / (2 * h)
-			if math.Abs(fd-g[i]) > 1e-5*math.Max(1, math.Abs(fd)) {
-				t.Errorf("child %v %s[%d]: analytic %.10g, finite difference %.10g", child, name, i, g[i], fd)
-			}
-		}
+		gradcheck.Central(t, fmt.Sprintf("child %v %s", child, name), w, grads[name].Data().([]float64), at(len(w)), 1e-5, loss)
 	}
 }
 
