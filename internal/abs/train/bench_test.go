@@ -14,17 +14,7 @@ import (
 // C=8, one cell per stage, 28×28×1 Fashion-MNIST images, batch 64, children drawn uniformly from the
 // full NB201 space (disconnected ones rejected), one SGD step per child. It reports images/s.
 func BenchmarkSupernetStep(b *testing.B) {
-	train, _ := fashion(b)
-	opts := Defaults(b.N, 1)
-	tr, err := NewTrainer(fashionConfig(8), train.Sample(6400, 1), uniform(b, 1), opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ResetTimer()
-	if _, err := tr.Run(context.Background(), b.N); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(b.N*opts.Batch)/b.Elapsed().Seconds(), "img/s")
+	benchStep(b, 8, uniform(b, 1))
 }
 
 // BenchmarkFixedStep is BenchmarkSupernetStep with one fixed child, |nor_conv_3x3~0|+|nor_conv_1x1~0|
@@ -41,9 +31,14 @@ func BenchmarkSupernetStepC16(b *testing.B) {
 }
 
 func benchStep(b *testing.B, c int, sample Sampler) {
+	timeSteps(b, fashionConfig(c), sample, Defaults(b.N, 1))
+}
+
+// timeSteps trains b.N steps of spec on 6 400 Fashion-MNIST training images, timing only the
+// steps, and reports images/s.
+func timeSteps(b *testing.B, spec supernet.Spec, sample Sampler, opts Options) {
 	train, _ := fashion(b)
-	opts := Defaults(b.N, 1)
-	tr, err := NewTrainer(fashionConfig(c), train.Sample(6400, 1), sample, opts)
+	tr, err := NewTrainer(spec, train.Sample(6400, 1), sample, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -91,22 +86,12 @@ func dartsOptions(t testing.TB, f *family.Family, steps int) Options {
 // edge draws an op, then each node is repaired to two non-none inputs), one SGD step per child
 // computing its live ops only. It reports images/s.
 func BenchmarkDARTSStep(b *testing.B) {
-	train, _ := fashion(b)
 	f, n, spec := dartsSmall(b)
 	s, err := f.Sampler(family.SamplingAuthors, n, f.Space.Full(), 1)
 	if err != nil {
 		b.Fatal(err)
 	}
-	opts := dartsOptions(b, f, b.N)
-	tr, err := NewTrainer(spec, train.Sample(6400, 1), func() []int { return s.Next() }, opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ResetTimer()
-	if _, err := tr.Run(context.Background(), b.N); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(b.N*opts.Batch)/b.Elapsed().Seconds(), "img/s")
+	timeSteps(b, spec, func() []int { return s.Next() }, dartsOptions(b, f, b.N))
 }
 
 // dartsCountChild is the child whose live parameters TestDARTSBenchCounts counts: node 2 reads
