@@ -31,6 +31,9 @@ type kernelOp struct {
 	// used inside gradients.
 	grad func(in gorgonia.Nodes, out, g *gorgonia.Node) (gorgonia.Nodes, error)
 	wrt  []bool
+	// inShapes are the input shapes the graph was built with (recorded by InferShape); Do refuses
+	// inputs of any other shape, so a kernel never indexes past a value it was not built for.
+	inShapes []tensor.Shape
 }
 
 func (o *kernelOp) Arity() int { return len(o.in) }
@@ -60,6 +63,10 @@ func (o *kernelOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
 		}
 		shapes[i] = s
 	}
+	o.inShapes = make([]tensor.Shape, len(shapes))
+	for i, s := range shapes {
+		o.inShapes[i] = s.Clone()
+	}
 	return o.shape(shapes), nil
 }
 
@@ -73,9 +80,28 @@ func (o *kernelOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: input %d: %w", o.name, i, err)
 		}
+		if err := o.checkInput(i, d); err != nil {
+			return nil, err
+		}
 		ds[i] = d
 	}
 	return o.fwd(ds)
+}
+
+// checkInput returns an error if input i does not hold as many values as its shape says, or its
+// shape is not the one the graph was built with.
+func (o *kernelOp) checkInput(i int, d *tensor.Dense) error {
+	s := d.Shape()
+	if n := d.DataSize(); !s.IsScalar() && n != s.TotalSize() {
+		return fmt.Errorf("%s: input %d has shape %v but %d values", o.name, i, s, n)
+	}
+	if i < len(o.inShapes) {
+		want := o.inShapes[i]
+		if !(s.IsScalar() && want.IsScalar()) && !s.Eq(want) {
+			return fmt.Errorf("%s: input %d has shape %v, the graph was built for %v", o.name, i, s, want)
+		}
+	}
+	return nil
 }
 
 func (o *kernelOp) ReturnsPtr() bool     { return false }

@@ -3,8 +3,10 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
+	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
@@ -64,5 +66,28 @@ func poison() {
 				s[i] = float32(math.NaN())
 			}
 		}
+	}
+}
+
+// TestKernelOpRefusesOtherShapes checks that a kernel op refuses, with an error naming the op and
+// both shapes, an input whose shape differs from the one its graph was built with, instead of
+// indexing past it (a batch of 3 where the graph has 2).
+func TestKernelOpRefusesOtherShapes(t *testing.T) {
+	g := gorgonia.NewGraph()
+	x := gorgonia.NewTensor(g, tensor.Float32, 4, gorgonia.WithShape(2, 3, 4, 4), gorgonia.WithName("x"))
+	w := gorgonia.NewTensor(g, tensor.Float32, 4, gorgonia.WithShape(5, 3, 1, 1), gorgonia.WithName("w"))
+	y, err := Pointwise(x, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wv := tensor.New(tensor.WithShape(5, 3, 1, 1), tensor.WithBacking(make([]float32, 15)))
+	ok := tensor.New(tensor.WithShape(2, 3, 4, 4), tensor.WithBacking(make([]float32, 96)))
+	if _, err := y.Op().Do(ok, wv); err != nil {
+		t.Fatalf("the built shapes: %v", err)
+	}
+	bad := tensor.New(tensor.WithShape(3, 3, 4, 4), tensor.WithBacking(make([]float32, 144)))
+	_, err = y.Op().Do(bad, wv)
+	if err == nil || !strings.Contains(err.Error(), "Pointwise: input 0 has shape (3, 3, 4, 4), the graph was built for (2, 3, 4, 4)") {
+		t.Fatalf("got %v, want the refusal of input 0", err)
 	}
 }
