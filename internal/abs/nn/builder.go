@@ -133,7 +133,7 @@ func (b *Builder) ReLU(x *gorgonia.Node) *gorgonia.Node {
 	if b.err != nil {
 		return nil
 	}
-	return b.Must(gorgonia.Rectify(x))
+	return b.Must(ReLU(x))
 }
 
 // ReLU6 is min(max(x, 0), 6).
@@ -213,7 +213,7 @@ func (b *Builder) Concat(xs ...*gorgonia.Node) *gorgonia.Node {
 	if b.err != nil {
 		return nil
 	}
-	return b.Must(gorgonia.Concat(1, xs...))
+	return b.Must(ConcatChannels(xs...))
 }
 
 // Classifier is global average pooling followed by the linear layer classifier.weight

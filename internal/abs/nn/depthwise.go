@@ -31,9 +31,16 @@ func (g dwGeom) cols(v int) (j0, j1 int) {
 // dwFwd computes out[b,c,i,j] = Σ_{u,v} w[c,u,v]·x[b,c,i·s−p+u·d, j·s−p+v·d], pixels outside
 // the image being 0.
 func dwFwd[T float](x, wt []T, g dwGeom) []T {
-	out := make([]T, g.b*g.c*g.oh*g.ow)
+	out := getOut[T](g.b*g.c*g.oh*g.ow, true)
 	kk := g.k * g.k
-	for bc := 0; bc < g.b*g.c; bc++ {
+	parallel(g.b*g.c, g.b*g.c*g.oh*g.ow*kk, func(lo, hi int) { dwFwdRange(x, wt, out, g, lo, hi) })
+	return out
+}
+
+// dwFwdRange is dwFwd for the images and channels bc = b·C + c in [lo, hi).
+func dwFwdRange[T float](x, wt, out []T, g dwGeom, lo, hi int) {
+	kk := g.k * g.k
+	for bc := lo; bc < hi; bc++ {
 		img := x[bc*g.h*g.w : (bc+1)*g.h*g.w]
 		o := out[bc*g.oh*g.ow : (bc+1)*g.oh*g.ow]
 		ker := wt[(bc%g.c)*kk : (bc%g.c+1)*kk]
@@ -55,15 +62,21 @@ func dwFwd[T float](x, wt []T, g dwGeom) []T {
 			}
 		}
 	}
-	return out
 }
 
 // dwBwdX is the adjoint of dwFwd in x: gx[b,c,y,x] = Σ over the outputs (i,j) and taps (u,v) that
 // read (y,x) of w[c,u,v]·gy[b,c,i,j].
 func dwBwdX[T float](wt, gy []T, g dwGeom) []T {
-	gx := make([]T, g.b*g.c*g.h*g.w)
+	gx := getOut[T](g.b*g.c*g.h*g.w, true)
 	kk := g.k * g.k
-	for bc := 0; bc < g.b*g.c; bc++ {
+	parallel(g.b*g.c, g.b*g.c*g.oh*g.ow*kk, func(lo, hi int) { dwBwdXRange(wt, gy, gx, g, lo, hi) })
+	return gx
+}
+
+// dwBwdXRange is dwBwdX for the images and channels bc = b·C + c in [lo, hi).
+func dwBwdXRange[T float](wt, gy, gx []T, g dwGeom, lo, hi int) {
+	kk := g.k * g.k
+	for bc := lo; bc < hi; bc++ {
 		gimg := gx[bc*g.h*g.w : (bc+1)*g.h*g.w]
 		o := gy[bc*g.oh*g.ow : (bc+1)*g.oh*g.ow]
 		ker := wt[(bc%g.c)*kk : (bc%g.c+1)*kk]
@@ -85,37 +98,46 @@ func dwBwdX[T float](wt, gy []T, g dwGeom) []T {
 			}
 		}
 	}
-	return gx
 }
 
 // dwBwdW is the adjoint of dwFwd in w: gw[c,u,v] = Σ_{b,i,j} x[b,c,i·s−p+u·d, j·s−p+v·d]·gy[b,c,i,j].
 func dwBwdW[T float](x, gy []T, g dwGeom) []T {
-	gw := make([]T, g.c*g.k*g.k)
+	gw := getOut[T](g.c*g.k*g.k, true)
+	parallel(g.c, g.b*g.c*g.oh*g.ow*g.k*g.k, func(lo, hi int) { dwBwdWRange(x, gy, gw, g, lo, hi) })
+	return gw
+}
+
+// dwBwdWRange is dwBwdW for the channels in [lo, hi). Each channel's kernel gradient adds up the
+// images in increasing order, as a single loop over b·C + c would, so the bits do not depend on
+// how the channels are split.
+func dwBwdWRange[T float](x, gy, gw []T, g dwGeom, lo, hi int) {
 	kk := g.k * g.k
-	for bc := 0; bc < g.b*g.c; bc++ {
-		img := x[bc*g.h*g.w : (bc+1)*g.h*g.w]
-		o := gy[bc*g.oh*g.ow : (bc+1)*g.oh*g.ow]
-		ker := gw[(bc%g.c)*kk : (bc%g.c+1)*kk]
-		for u := 0; u < g.k; u++ {
-			for v := 0; v < g.k; v++ {
-				var acc T
-				j0, j1 := g.cols(v)
-				for i := 0; i < g.oh; i++ {
-					y := i*g.s - g.p + u*g.d
-					if y < 0 || y >= g.h {
-						continue
+	for c := lo; c < hi; c++ {
+		ker := gw[c*kk : (c+1)*kk]
+		for b := 0; b < g.b; b++ {
+			bc := b*g.c + c
+			img := x[bc*g.h*g.w : (bc+1)*g.h*g.w]
+			o := gy[bc*g.oh*g.ow : (bc+1)*g.oh*g.ow]
+			for u := 0; u < g.k; u++ {
+				for v := 0; v < g.k; v++ {
+					var acc T
+					j0, j1 := g.cols(v)
+					for i := 0; i < g.oh; i++ {
+						y := i*g.s - g.p + u*g.d
+						if y < 0 || y >= g.h {
+							continue
+						}
+						row := img[y*g.w : (y+1)*g.w]
+						orow := o[i*g.ow : (i+1)*g.ow]
+						for j, xx := j0, j0*g.s-g.p+v*g.d; j < j1; j, xx = j+1, xx+g.s {
+							acc += row[xx] * orow[j]
+						}
 					}
-					row := img[y*g.w : (y+1)*g.w]
-					orow := o[i*g.ow : (i+1)*g.ow]
-					for j, xx := j0, j0*g.s-g.p+v*g.d; j < j1; j, xx = j+1, xx+g.s {
-						acc += row[xx] * orow[j]
-					}
+					ker[u*g.k+v] += acc
 				}
-				ker[u*g.k+v] += acc
 			}
 		}
 	}
-	return gw
 }
 
 // DepthwiseConv convolves every channel of the NCHW node x with its own k×k kernel, w of shape

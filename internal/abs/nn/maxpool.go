@@ -103,34 +103,59 @@ func maxPoolScatter[T float](x, gy []T, b, c, h, w, k, s, p int) *tensor.Dense {
 // ReLU6 returns min(max(x, 0), 6) elementwise (MobileNetV2's activation), with gradient
 // g·[0 < x < 6].
 func ReLU6(x *gorgonia.Node) (*gorgonia.Node, error) {
+	return activation(x, "ReLU6", relu6[float32], relu6[float64])
+}
+
+// ReLU is the rectifier with what gorgonia.Rectify computes, to the bit: x·[x ≥ 0] (so −0 for a
+// negative x), and the gradient g·[x ≥ 0]. As one op it reads x once instead of building a mask
+// tensor and multiplying, and it keeps gorgonia's shared zero constant out of our graphs.
+func ReLU(x *gorgonia.Node) (*gorgonia.Node, error) {
+	return activation(x, "ReLU", relu[float32], relu[float64])
+}
+
+// activation applies the elementwise function f (f32 or f64 by dtype) to x: f(x, nil, shape) is
+// the value, f(x, g, shape) the gradient given the output gradient g.
+func activation(x *gorgonia.Node, name string, f32 func(x, g []float32, s tensor.Shape) *tensor.Dense, f64 func(x, g []float64, s tensor.Shape) *tensor.Dense) (*gorgonia.Node, error) {
 	d := x.Shape().Dims()
-	op := &kernelOp{
-		name: "ReLU6", in: []int{d}, out: d, wrt: []bool{true},
-		shape: func(in []tensor.Shape) tensor.Shape { return in[0].Clone() },
-	}
+	same := func(in []tensor.Shape) tensor.Shape { return in[0].Clone() }
+	op := &kernelOp{name: name, in: []int{d}, out: d, wrt: []bool{true}, shape: same}
 	op.fwd = func(in []*tensor.Dense) (gorgonia.Value, error) {
 		return apply(in[0], func() (gorgonia.Value, error) {
-			return relu6(slice[float32](in[0]), nil, in[0].Shape()), nil
+			return f32(slice[float32](in[0]), nil, in[0].Shape()), nil
 		}, func() (gorgonia.Value, error) {
-			return relu6(slice[float64](in[0]), nil, in[0].Shape()), nil
+			return f64(slice[float64](in[0]), nil, in[0].Shape()), nil
 		})
 	}
 	op.grad = func(in gorgonia.Nodes, _, g *gorgonia.Node) (gorgonia.Nodes, error) {
-		back := &kernelOp{
-			name: "ReLU6Grad", in: []int{d, d}, out: d,
-			shape: func(in []tensor.Shape) tensor.Shape { return in[0].Clone() },
-		}
+		back := &kernelOp{name: name + "Grad", in: []int{d, d}, out: d, shape: same}
 		back.fwd = func(in []*tensor.Dense) (gorgonia.Value, error) {
 			return apply(in[1], func() (gorgonia.Value, error) {
-				return relu6(slice[float32](in[0]), slice[float32](in[1]), in[0].Shape()), nil
+				return f32(slice[float32](in[0]), slice[float32](in[1]), in[0].Shape()), nil
 			}, func() (gorgonia.Value, error) {
-				return relu6(slice[float64](in[0]), slice[float64](in[1]), in[0].Shape()), nil
+				return f64(slice[float64](in[0]), slice[float64](in[1]), in[0].Shape()), nil
 			})
 		}
 		gx, err := gorgonia.ApplyOp(back, in[0], g)
 		return gorgonia.Nodes{gx}, err
 	}
 	return gorgonia.ApplyOp(op, x)
+}
+
+// relu returns x·[x ≥ 0] if g is nil, else the gradient g·[x ≥ 0]: a product by 1 or 0, as
+// gorgonia's Rectify computes it (a NaN stays NaN, and a negative value times 0 is −0).
+func relu[T float](x, g []T, shape tensor.Shape) *tensor.Dense {
+	out, y := newDenseFull[T](shape...)
+	if g == nil {
+		g = x
+	}
+	for i, v := range x {
+		var m T
+		if v >= 0 {
+			m = 1
+		}
+		y[i] = g[i] * m
+	}
+	return out
 }
 
 // relu6 returns min(max(x,0),6) if g is nil, else the gradient g·[0 < x < 6].
