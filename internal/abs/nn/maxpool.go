@@ -13,25 +13,27 @@ import (
 func maxPoolArg[T float](x []T, b, c, h, w, k, s, p int) []int {
 	oh, ow := poolOut(h, k, s, p), poolOut(w, k, s, p)
 	arg := make([]int, b*c*oh*ow)
-	for bc := 0; bc < b*c; bc++ {
-		img := x[bc*h*w : (bc+1)*h*w]
-		a := arg[bc*oh*ow : (bc+1)*oh*ow]
-		for i := 0; i < oh; i++ {
-			y0, y1 := max(i*s-p, 0), min(i*s-p+k, h)
-			for j := 0; j < ow; j++ {
-				x0, x1 := max(j*s-p, 0), min(j*s-p+k, w)
-				best := y0*w + x0
-				for y := y0; y < y1; y++ {
-					for xx := x0; xx < x1; xx++ {
-						if img[y*w+xx] > img[best] {
-							best = y*w + xx
+	parallel(b*c, b*c*oh*ow*k*k, func(lo, hi int) {
+		for bc := lo; bc < hi; bc++ {
+			img := x[bc*h*w : (bc+1)*h*w]
+			a := arg[bc*oh*ow : (bc+1)*oh*ow]
+			for i := 0; i < oh; i++ {
+				y0, y1 := max(i*s-p, 0), min(i*s-p+k, h)
+				for j := 0; j < ow; j++ {
+					x0, x1 := max(j*s-p, 0), min(j*s-p+k, w)
+					best := y0*w + x0
+					for y := y0; y < y1; y++ {
+						for xx := x0; xx < x1; xx++ {
+							if img[y*w+xx] > img[best] {
+								best = y*w + xx
+							}
 						}
 					}
+					a[i*ow+j] = best
 				}
-				a[i*ow+j] = best
 			}
 		}
-	}
+	})
 	return arg
 }
 
@@ -148,13 +150,15 @@ func relu[T float](x, g []T, shape tensor.Shape) *tensor.Dense {
 	if g == nil {
 		g = x
 	}
-	for i, v := range x {
-		var m T
-		if v >= 0 {
-			m = 1
+	parallel(len(x), len(x), func(lo, hi int) {
+		for i, v := range x[lo:hi] {
+			var m T
+			if v >= 0 {
+				m = 1
+			}
+			y[lo+i] = g[lo+i] * m
 		}
-		y[i] = g[i] * m
-	}
+	})
 	return out
 }
 

@@ -115,6 +115,17 @@ func SgemmThreads(threads int, tA, tB bool, m, n, k int, a []float32, lda int, b
 	wg.Wait()
 }
 
+// Axpy adds a·x[i] to y[i] for i < len(x) (y at least as long), each product rounded to float32
+// before the sum, exactly as the Go loop y[i] += a*x[i] computes it: the AVX2 path multiplies and
+// adds in separate instructions (no fused multiply-add), 8 values at a time, so both paths give
+// the same bits. The depthwise convolutions use it for their rows.
+func Axpy(a float32, x, y []float32) {
+	y = y[:len(x)]
+	for i := axpyVec(a, x, y); i < len(x); i++ {
+		y[i] += a * x[i]
+	}
+}
+
 // check panics, as a BLAS does, when the arguments do not describe matrices inside the slices.
 func check(tA, tB bool, m, n, k, la, lda, lb, ldb, lc, ldc int) {
 	if m < 0 || n < 0 || k < 0 {

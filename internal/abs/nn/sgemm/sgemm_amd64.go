@@ -60,3 +60,19 @@ func transpose4(n int, src []float32, lds int, dst []float32) int {
 	tr4(n8, &src[0], lds, &dst[0])
 	return n8
 }
+
+// axpy8 adds a·x[i] to y[i] for i < n (n a multiple of 8), the product rounded before the sum.
+//
+//go:noescape
+func axpy8(n int, a float32, x, y *float32)
+
+// axpyVec does the first n&^7 values of Axpy with the assembly and returns how many it did.
+func axpyVec(a float32, x, y []float32) int {
+	n8 := len(x) &^ 7
+	if n8 == 0 || !useAsm {
+		return 0
+	}
+	_ = y[n8-1]
+	axpy8(n8, a, &x[0], &y[0])
+	return n8
+}

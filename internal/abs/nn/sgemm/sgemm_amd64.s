@@ -187,3 +187,25 @@ tr4loop:
 tr4done:
 	VZEROUPPER
 	RET
+
+// func axpy8(n int, a float32, x, y *float32)
+// y[i] += a·x[i] for i < n (n a multiple of 8), each product rounded before the sum (VMULPS then
+// VADDPS, no fused multiply-add), as Go's scalar loop computes it.
+TEXT ·axpy8(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), CX
+	VBROADCASTSS a+8(FP), Y0
+	MOVQ x+16(FP), SI
+	MOVQ y+24(FP), DI
+	SHRQ $3, CX
+	JEQ axpydone
+axpyloop:
+	VMULPS (SI), Y0, Y1
+	VADDPS (DI), Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNE axpyloop
+axpydone:
+	VZEROUPPER
+	RET

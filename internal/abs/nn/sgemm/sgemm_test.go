@@ -268,3 +268,31 @@ func TestPackExact(t *testing.T) {
 		}
 	}
 }
+
+// TestAxpyExact checks Axpy against the scalar Go loop to the bit on every length from 0 to 70
+// (the vector part and every tail), with values spread over many magnitudes so that a fused
+// multiply-add would round differently, and leaves the rest of y alone.
+func TestAxpyExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	for n := 0; n <= 70; n++ {
+		x := make([]float32, n)
+		y := make([]float32, n+3)
+		for i := range x {
+			x[i] = float32(r.NormFloat64() * math.Pow(10, float64(r.IntN(9)-4)))
+		}
+		for i := range y {
+			y[i] = float32(r.NormFloat64())
+		}
+		a := float32(r.NormFloat64())
+		want := append([]float32(nil), y...)
+		for i := range x {
+			want[i] += a * x[i]
+		}
+		Axpy(a, x, y)
+		for i := range y {
+			if math.Float32bits(y[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("n=%d: y[%d] = %v, want %v (%s)", n, i, y[i], want[i], Kernel())
+			}
+		}
+	}
+}
