@@ -101,17 +101,17 @@ func bnAffineFwd[T float](bs *bnState, x, gamma, beta []T, shape tensor.Shape, s
 	bs.run++
 	bs.mean, bs.inv = norm, inv
 	out, y := newDenseFull[T](b, c, h, w)
-	for i := 0; i < b; i++ {
-		for ch := 0; ch < c; ch++ {
+	parallel(b*c, b*c*hw, func(lo, hi int) {
+		for bc := lo; bc < hi; bc++ {
+			ch := bc % c
 			a := float64(gamma[ch]) * inv[ch]
 			sa, sb := T(a), T(float64(beta[ch])-norm[ch]*a)
-			o := (i*c + ch) * hw
-			ys := y[o : o+hw]
-			for j, v := range x[o : o+hw] {
+			ys := y[bc*hw : (bc+1)*hw]
+			for j, v := range x[bc*hw : (bc+1)*hw] {
 				ys[j] = v*sa + sb
 			}
 		}
-	}
+	})
 	return out
 }
 
@@ -123,19 +123,21 @@ func bnAffineSums[T float](bs *bnState, x, g []T, shape tensor.Shape) {
 	b, c, h, w := dims4(shape)
 	hw := h * w
 	bs.sg, bs.sgx = make([]float64, c), make([]float64, c)
-	for ch := 0; ch < c; ch++ {
-		m, iv := bs.mean[ch], bs.inv[ch]
-		var sg, sgx float64
-		for i := 0; i < b; i++ {
-			o := (i*c + ch) * hw
-			xs := x[o : o+hw]
-			for j, gv := range g[o : o+hw] {
-				sg += float64(gv)
-				sgx += float64(gv) * (float64(xs[j]) - m)
+	parallel(c, b*c*hw, func(c0, c1 int) {
+		for ch := c0; ch < c1; ch++ {
+			m, iv := bs.mean[ch], bs.inv[ch]
+			var sg, sgx float64
+			for i := 0; i < b; i++ {
+				o := (i*c + ch) * hw
+				xs := x[o : o+hw]
+				for j, gv := range g[o : o+hw] {
+					sg += float64(gv)
+					sgx += float64(gv) * (float64(xs[j]) - m)
+				}
 			}
+			bs.sg[ch], bs.sgx[ch] = sg, sgx*iv
 		}
-		bs.sg[ch], bs.sgx[ch] = sg, sgx*iv
-	}
+	})
 	bs.sumsRun = bs.run
 }
 
@@ -147,23 +149,23 @@ func bnAffineGradX[T float](bs *bnState, x, gamma, g []T, shape tensor.Shape, mo
 		bnAffineSums(bs, x, g, shape)
 	}
 	n := float64(b * hw)
-	for ch := 0; ch < c; ch++ {
-		a := float64(gamma[ch]) * bs.inv[ch]
-		// gx = a·(g − Σg/n − (x−μ)·inv·Σ(g·x̂)/n) = a·g + p·x + q.
-		var p, q float64
-		if mode != BNEval {
-			p = -a * bs.inv[ch] * bs.sgx[ch] / n
-			q = -a*bs.sg[ch]/n - p*bs.mean[ch]
-		}
-		sa, sp, sq := T(a), T(p), T(q)
-		for i := 0; i < b; i++ {
-			o := (i*c + ch) * hw
-			xs, gxs := x[o:o+hw], gx[o:o+hw]
-			for j, gv := range g[o : o+hw] {
+	parallel(b*c, b*c*hw, func(lo, hi int) {
+		for bc := lo; bc < hi; bc++ {
+			ch := bc % c
+			a := float64(gamma[ch]) * bs.inv[ch]
+			// gx = a·(g − Σg/n − (x−μ)·inv·Σ(g·x̂)/n) = a·g + p·x + q.
+			var p, q float64
+			if mode != BNEval {
+				p = -a * bs.inv[ch] * bs.sgx[ch] / n
+				q = -a*bs.sg[ch]/n - p*bs.mean[ch]
+			}
+			sa, sp, sq := T(a), T(p), T(q)
+			xs, gxs := x[bc*hw:(bc+1)*hw], gx[bc*hw:(bc+1)*hw]
+			for j, gv := range g[bc*hw : (bc+1)*hw] {
 				gxs[j] = sa*gv + sp*xs[j] + sq
 			}
 		}
-	}
+	})
 	return out
 }
 

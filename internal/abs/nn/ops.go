@@ -587,19 +587,21 @@ func BatchNorm(x *gorgonia.Node, st *Stats, mode BNMode, name string) (*gorgonia
 func batchStats[T float](x []T, b, c, hw int) (mean, vr []float64) {
 	mean, vr = make([]float64, c), make([]float64, c)
 	n := float64(b * hw)
-	for ch := 0; ch < c; ch++ {
-		k := float64(x[ch*hw])
-		var s, q float64
-		for i := 0; i < b; i++ {
-			for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-				d := float64(v) - k
-				s += d
-				q += d * d
+	parallel(c, b*c*hw, func(c0, c1 int) {
+		for ch := c0; ch < c1; ch++ {
+			k := float64(x[ch*hw])
+			var s, q float64
+			for i := 0; i < b; i++ {
+				for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
+					d := float64(v) - k
+					s += d
+					q += d * d
+				}
 			}
+			m := s / n
+			mean[ch], vr[ch] = k+m, max(q/n-m*m, 0)
 		}
-		m := s / n
-		mean[ch], vr[ch] = k+m, max(q/n-m*m, 0)
-	}
+	})
 	return mean, vr
 }
 
@@ -641,16 +643,16 @@ func bnFwd[T float](x []T, shape tensor.Shape, st *Stats, mode BNMode) (*tensor.
 		inv[ch] = 1 / math.Sqrt(vr[ch]+BNEps)
 	}
 	out, y := newDenseFull[T](b, c, h, w)
-	for i := 0; i < b; i++ {
-		for ch := 0; ch < c; ch++ {
+	parallel(b*c, b*c*hw, func(lo, hi int) {
+		for bc := lo; bc < hi; bc++ {
+			ch := bc % c
 			m, iv := T(mean[ch]), T(inv[ch])
-			o := (i*c + ch) * hw
-			xs, ys := x[o:o+hw], y[o:o+hw]
+			xs, ys := x[bc*hw:(bc+1)*hw], y[bc*hw:(bc+1)*hw]
 			for j, v := range xs {
 				ys[j] = (v - m) * iv
 			}
 		}
-	}
+	})
 	return out, inv
 }
 
@@ -660,38 +662,39 @@ func bnBwd[T float](y, gy []T, shape tensor.Shape, inv []float64, mode BNMode) *
 	hw := h * w
 	out, gx := newDenseFull[T](b, c, h, w)
 	if mode == BNEval {
-		for i := 0; i < b; i++ {
-			for ch := 0; ch < c; ch++ {
-				iv := T(inv[ch])
-				o := (i*c + ch) * hw
-				gs, gxs := gy[o:o+hw], gx[o:o+hw]
+		parallel(b*c, b*c*hw, func(lo, hi int) {
+			for bc := lo; bc < hi; bc++ {
+				iv := T(inv[bc%c])
+				gs, gxs := gy[bc*hw:(bc+1)*hw], gx[bc*hw:(bc+1)*hw]
 				for j, g := range gs {
 					gxs[j] = g * iv
 				}
 			}
-		}
+		})
 		return out
 	}
 	n := float64(b * hw)
-	for ch := 0; ch < c; ch++ {
-		var sg, sgy float64
-		for i := 0; i < b; i++ {
-			o := (i*c + ch) * hw
-			ys := y[o : o+hw]
-			for j, g := range gy[o : o+hw] {
-				sg += float64(g)
-				sgy += float64(g) * float64(ys[j])
+	parallel(c, 2*b*c*hw, func(c0, c1 int) {
+		for ch := c0; ch < c1; ch++ {
+			var sg, sgy float64
+			for i := 0; i < b; i++ {
+				o := (i*c + ch) * hw
+				ys := y[o : o+hw]
+				for j, g := range gy[o : o+hw] {
+					sg += float64(g)
+					sgy += float64(g) * float64(ys[j])
+				}
+			}
+			mg, mgy, iv := T(sg/n), T(sgy/n), T(inv[ch])
+			for i := 0; i < b; i++ {
+				o := (i*c + ch) * hw
+				ys, gxs := y[o:o+hw], gx[o:o+hw]
+				for j, g := range gy[o : o+hw] {
+					gxs[j] = iv * (g - mg - ys[j]*mgy)
+				}
 			}
 		}
-		mg, mgy, iv := T(sg/n), T(sgy/n), T(inv[ch])
-		for i := 0; i < b; i++ {
-			o := (i*c + ch) * hw
-			ys, gxs := y[o:o+hw], gx[o:o+hw]
-			for j, g := range gy[o : o+hw] {
-				gxs[j] = iv * (g - mg - ys[j]*mgy)
-			}
-		}
-	}
+	})
 	return out
 }
 
