@@ -50,6 +50,12 @@ func dwFwdRange[T float](x, wt, out []T, g dwGeom, lo, hi int) {
 			for v := 0; v < g.k; v++ {
 				kv := ker[u*g.k+v]
 				j0, j1 := g.cols(v)
+				if g.s == 1 { // the tap's rows at once: out[i, j0:j1] += kv·x[i−p+u·d, j0−p+v·d:]
+					if i0, i1, x0 := g.tapRows(u, v, j0); i1 > i0 && j1 > j0 {
+						axpyRows(i1-i0, j1-j0, kv, img[x0:], g.w, o[i0*g.ow+j0:], g.ow)
+					}
+					continue
+				}
 				for i := 0; i < g.oh; i++ {
 					y := i*g.s - g.p + u*g.d
 					if y < 0 || y >= g.h {
@@ -57,12 +63,6 @@ func dwFwdRange[T float](x, wt, out []T, g dwGeom, lo, hi int) {
 					}
 					row := img[y*g.w : (y+1)*g.w]
 					orow := o[i*g.ow : (i+1)*g.ow]
-					if x0 := j0 - g.p + v*g.d; g.s == 1 {
-						if j1 > j0 {
-							axpyRow(kv, row[x0:x0+j1-j0], orow[j0:j1])
-						}
-						continue
-					}
 					for j, xx := j0, j0*g.s-g.p+v*g.d; j < j1; j, xx = j+1, xx+g.s {
 						orow[j] += kv * row[xx]
 					}
@@ -72,16 +72,28 @@ func dwFwdRange[T float](x, wt, out []T, g dwGeom, lo, hi int) {
 	}
 }
 
-// axpyRow adds a·x[i] to y[i], the product rounded before the sum as in a Go loop: for float32
-// through sgemm.Axpy (8 values at a time on AVX2, the same bits).
-func axpyRow[T float](a T, x, y []T) {
+// axpyRows adds a·x[r·ldx+i] to y[r·ldy+i] for r < rows, i < n, each product rounded before the
+// sum as in a Go loop: for float32 through sgemm.AxpyRows (8 values at a time on AVX2, the same
+// bits).
+func axpyRows[T float](rows, n int, a T, x []T, ldx int, y []T, ldy int) {
 	if xs, ok := any(x).([]float32); ok {
-		sgemm.Axpy(float32(a), xs, any(y).([]float32))
+		sgemm.AxpyRows(rows, n, float32(a), xs, ldx, any(y).([]float32), ldy)
 		return
 	}
-	for i, v := range x {
-		y[i] += a * v
+	for r := 0; r < rows; r++ {
+		ys := y[r*ldy : r*ldy+n]
+		for i, v := range x[r*ldx : r*ldx+n] {
+			ys[i] += a * v
+		}
 	}
+}
+
+// tapRows returns, for stride 1, the output rows [i0, i1) that tap (u, v) reads inside the image
+// (0 ≤ i − p + u·d < h) and the index in the image of the pixel that output (i0, j0) reads.
+func (g dwGeom) tapRows(u, v, j0 int) (i0, i1, x0 int) {
+	off := u*g.d - g.p
+	i0, i1 = max(0, -off), min(g.oh, g.h-off)
+	return i0, i1, (i0+off)*g.w + j0 - g.p + v*g.d
 }
 
 // dwBwdX is the adjoint of dwFwd in x: gx[b,c,y,x] = Σ over the outputs (i,j) and taps (u,v) that
@@ -104,6 +116,12 @@ func dwBwdXRange[T float](wt, gy, gx []T, g dwGeom, lo, hi int) {
 			for v := 0; v < g.k; v++ {
 				kv := ker[u*g.k+v]
 				j0, j1 := g.cols(v)
+				if g.s == 1 { // the tap's rows at once: gx[i−p+u·d, j0−p+v·d:] += kv·gy[i, j0:j1]
+					if i0, i1, x0 := g.tapRows(u, v, j0); i1 > i0 && j1 > j0 {
+						axpyRows(i1-i0, j1-j0, kv, o[i0*g.ow+j0:], g.ow, gimg[x0:], g.w)
+					}
+					continue
+				}
 				for i := 0; i < g.oh; i++ {
 					y := i*g.s - g.p + u*g.d
 					if y < 0 || y >= g.h {
@@ -111,12 +129,6 @@ func dwBwdXRange[T float](wt, gy, gx []T, g dwGeom, lo, hi int) {
 					}
 					row := gimg[y*g.w : (y+1)*g.w]
 					orow := o[i*g.ow : (i+1)*g.ow]
-					if x0 := j0 - g.p + v*g.d; g.s == 1 {
-						if j1 > j0 {
-							axpyRow(kv, orow[j0:j1], row[x0:x0+j1-j0])
-						}
-						continue
-					}
 					for j, xx := j0, j0*g.s-g.p+v*g.d; j < j1; j, xx = j+1, xx+g.s {
 						row[xx] += kv * orow[j]
 					}

@@ -115,14 +115,20 @@ func SgemmThreads(threads int, tA, tB bool, m, n, k int, a []float32, lda int, b
 	wg.Wait()
 }
 
-// Axpy adds a·x[i] to y[i] for i < len(x) (y at least as long), each product rounded to float32
-// before the sum, exactly as the Go loop y[i] += a*x[i] computes it: the AVX2 path multiplies and
-// adds in separate instructions (no fused multiply-add), 8 values at a time, so both paths give
-// the same bits. The depthwise convolutions use it for their rows.
-func Axpy(a float32, x, y []float32) {
-	y = y[:len(x)]
-	for i := axpyVec(a, x, y); i < len(x); i++ {
-		y[i] += a * x[i]
+// AxpyRows adds a·x[r·ldx+i] to y[r·ldy+i] for r < rows and i < n: a·X added to Y for two
+// row-major matrices with row strides ldx and ldy. Each product is rounded to float32 before the
+// sum, exactly as the Go loop y[…] += a*x[…] computes it: the AVX2 path multiplies and adds in
+// separate instructions (no fused multiply-add), 8 values at a time, so both paths give the same
+// bits. The depthwise convolutions add each tap's rows with it.
+func AxpyRows(rows, n int, a float32, x []float32, ldx int, y []float32, ldy int) {
+	if rows <= 0 || n <= 0 || axpyRowsVec(rows, n, a, x, ldx, y, ldy) {
+		return
+	}
+	for r := 0; r < rows; r++ {
+		xs, ys := x[r*ldx:r*ldx+n], y[r*ldy:r*ldy+n]
+		for i, v := range xs {
+			ys[i] += a * v
+		}
 	}
 }
 

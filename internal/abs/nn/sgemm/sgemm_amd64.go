@@ -61,18 +61,18 @@ func transpose4(n int, src []float32, lds int, dst []float32) int {
 	return n8
 }
 
-// axpy8 adds a·x[i] to y[i] for i < n (n a multiple of 8), the product rounded before the sum.
+// axpyRows adds a·x[r·ldx+i] to y[r·ldy+i] for r < rows, i < n, the product rounded before the sum.
 //
 //go:noescape
-func axpy8(n int, a float32, x, y *float32)
+func axpyRows(rows, n int, a float32, x *float32, ldx int, y *float32, ldy int)
 
-// axpyVec does the first n&^7 values of Axpy with the assembly and returns how many it did.
-func axpyVec(a float32, x, y []float32) int {
-	n8 := len(x) &^ 7
-	if n8 == 0 || !useAsm {
-		return 0
+// axpyRowsVec is AxpyRows through the assembly; it reports false where there is none.
+func axpyRowsVec(rows, n int, a float32, x []float32, ldx int, y []float32, ldy int) bool {
+	if !useAsm {
+		return false
 	}
-	_ = y[n8-1]
-	axpy8(n8, a, &x[0], &y[0])
-	return n8
+	_ = x[(rows-1)*ldx+n-1]
+	_ = y[(rows-1)*ldy+n-1]
+	axpyRows(rows, n, a, &x[0], ldx, &y[0], ldy)
+	return true
 }

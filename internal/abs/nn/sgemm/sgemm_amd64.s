@@ -188,24 +188,53 @@ tr4done:
 	VZEROUPPER
 	RET
 
-// func axpy8(n int, a float32, x, y *float32)
-// y[i] += a·x[i] for i < n (n a multiple of 8), each product rounded before the sum (VMULPS then
-// VADDPS, no fused multiply-add), as Go's scalar loop computes it.
-TEXT ·axpy8(SB), NOSPLIT, $0-32
-	MOVQ n+0(FP), CX
-	VBROADCASTSS a+8(FP), Y0
-	MOVQ x+16(FP), SI
-	MOVQ y+24(FP), DI
-	SHRQ $3, CX
-	JEQ axpydone
-axpyloop:
-	VMULPS (SI), Y0, Y1
-	VADDPS (DI), Y1, Y1
-	VMOVUPS Y1, (DI)
-	ADDQ $32, SI
-	ADDQ $32, DI
-	DECQ CX
-	JNE axpyloop
-axpydone:
+// func axpyRows(rows, n int, a float32, x *float32, ldx int, y *float32, ldy int)
+// y[r·ldy+i] += a·x[r·ldx+i] for r < rows, i < n, each product rounded before the sum (VMULPS
+// then VADDPS, no fused multiply-add; the last n mod 8 values of a row with VMULSS, VADDSS), as
+// Go's scalar loop computes it.
+TEXT ·axpyRows(SB), NOSPLIT, $0-56
+	MOVQ rows+0(FP), R8
+	MOVQ n+8(FP), CX
+	VBROADCASTSS a+16(FP), Y0
+	MOVQ x+24(FP), SI
+	MOVQ ldx+32(FP), R9
+	SHLQ $2, R9
+	MOVQ y+40(FP), DI
+	MOVQ ldy+48(FP), R10
+	SHLQ $2, R10
+	TESTQ R8, R8
+	JEQ rowsdone
+rowsloop:
+	MOVQ SI, AX
+	MOVQ DI, BX
+	MOVQ CX, DX
+	SHRQ $3, DX
+	JEQ rowstail
+rowsvec:
+	VMULPS (AX), Y0, Y1
+	VADDPS (BX), Y1, Y1
+	VMOVUPS Y1, (BX)
+	ADDQ $32, AX
+	ADDQ $32, BX
+	DECQ DX
+	JNE rowsvec
+rowstail:
+	MOVQ CX, DX
+	ANDQ $7, DX
+	JEQ rowsnext
+rowsscalar:
+	VMULSS (AX), X0, X1
+	VADDSS (BX), X1, X1
+	VMOVSS X1, (BX)
+	ADDQ $4, AX
+	ADDQ $4, BX
+	DECQ DX
+	JNE rowsscalar
+rowsnext:
+	ADDQ R9, SI
+	ADDQ R10, DI
+	DECQ R8
+	JNE rowsloop
+rowsdone:
 	VZEROUPPER
 	RET

@@ -15,5 +15,7 @@ func transpose8(n int, src []float32, lds int, dst []float32, ldd int) int { ret
 
 func transpose4(n int, src []float32, lds int, dst []float32) int { return 0 }
 
-// axpyVec does nothing without the assembly: Axpy's loop does all the values.
-func axpyVec(a float32, x, y []float32) int { return 0 }
+// axpyRowsVec does nothing without the assembly: AxpyRows' loop does all the values.
+func axpyRowsVec(rows, n int, a float32, x []float32, ldx int, y []float32, ldy int) bool {
+	return false
+}

@@ -269,29 +269,35 @@ func TestPackExact(t *testing.T) {
 	}
 }
 
-// TestAxpyExact checks Axpy against the scalar Go loop to the bit on every length from 0 to 70
-// (the vector part and every tail), with values spread over many magnitudes so that a fused
-// multiply-add would round differently, and leaves the rest of y alone.
-func TestAxpyExact(t *testing.T) {
+// TestAxpyRowsExact checks AxpyRows against the scalar Go loop to the bit for row lengths 0 to
+// 40 (the vector part and every tail), 1 to 3 rows with gaps between them in x and y, and values
+// spread over many magnitudes so that a fused multiply-add would round differently; the values
+// between and after the rows stay as they were.
+func TestAxpyRowsExact(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 4))
-	for n := 0; n <= 70; n++ {
-		x := make([]float32, n)
-		y := make([]float32, n+3)
-		for i := range x {
-			x[i] = float32(r.NormFloat64() * math.Pow(10, float64(r.IntN(9)-4)))
-		}
-		for i := range y {
-			y[i] = float32(r.NormFloat64())
-		}
-		a := float32(r.NormFloat64())
-		want := append([]float32(nil), y...)
-		for i := range x {
-			want[i] += a * x[i]
-		}
-		Axpy(a, x, y)
-		for i := range y {
-			if math.Float32bits(y[i]) != math.Float32bits(want[i]) {
-				t.Fatalf("n=%d: y[%d] = %v, want %v (%s)", n, i, y[i], want[i], Kernel())
+	for n := 0; n <= 40; n++ {
+		for rows := 1; rows <= 3; rows++ {
+			ldx, ldy := n+r.IntN(3), n+2+r.IntN(3)
+			x := make([]float32, rows*ldx+1)
+			y := make([]float32, rows*ldy+1)
+			for i := range x {
+				x[i] = float32(r.NormFloat64() * math.Pow(10, float64(r.IntN(9)-4)))
+			}
+			for i := range y {
+				y[i] = float32(r.NormFloat64())
+			}
+			a := float32(r.NormFloat64())
+			want := append([]float32(nil), y...)
+			for row := 0; row < rows; row++ {
+				for i := 0; i < n; i++ {
+					want[row*ldy+i] += a * x[row*ldx+i]
+				}
+			}
+			AxpyRows(rows, n, a, x, ldx, y, ldy)
+			for i := range y {
+				if math.Float32bits(y[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("n=%d rows=%d: y[%d] = %v, want %v (%s)", n, rows, i, y[i], want[i], Kernel())
+				}
 			}
 		}
 	}
