@@ -3,10 +3,10 @@ package nn
 import (
 	"fmt"
 
-	"github.com/abs-nas/abs/internal/abs/nn/sgemm"
-
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/abs-nas/abs/internal/abs/nn/sgemm"
 )
 
 // convOut returns the output size of a convolution with kernel k, stride s, padding p and

@@ -76,3 +76,19 @@ func axpyRowsVec(rows, n int, a float32, x []float32, ldx int, y []float32, ldy 
 	axpyRows(rows, n, a, &x[0], ldx, &y[0], ldy)
 	return true
 }
+
+// maskMul8 sets y[i] = gy[i]·[x[i] ≥ 0] for i < n (n a multiple of 8).
+//
+//go:noescape
+func maskMul8(n int, x, gy, y *float32)
+
+// maskMulVec does the first len(x)&^7 values of MaskMul with the assembly and returns how many.
+func maskMulVec(x, g, y []float32) int {
+	n8 := len(x) &^ 7
+	if n8 == 0 || !useAsm {
+		return 0
+	}
+	_, _ = g[n8-1], y[n8-1]
+	maskMul8(n8, &x[0], &g[0], &y[0])
+	return n8
+}

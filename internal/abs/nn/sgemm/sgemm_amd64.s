@@ -238,3 +238,32 @@ rowsnext:
 rowsdone:
 	VZEROUPPER
 	RET
+
+// func maskMul8(n int, x, gy, y *float32)
+// y[i] = gy[i]·m for i < n (n a multiple of 8), m = 1 where x[i] ≥ 0 (ordered: not for NaN) and
+// 0 elsewhere: the product by 1 or 0 that the scalar loop computes, so −0 and NaN come out alike.
+TEXT ·maskMul8(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), CX
+	MOVQ x+8(FP), SI
+	MOVQ gy+16(FP), DX
+	MOVQ y+24(FP), DI
+	VXORPS Y5, Y5, Y5
+	MOVL $0x3f800000, AX
+	VMOVD AX, X6
+	VBROADCASTSS X6, Y6
+	SHRQ $3, CX
+	JEQ maskdone
+maskloop:
+	VMOVUPS (SI), Y1
+	VCMPPS $0x1d, Y5, Y1, Y2
+	VANDPS Y6, Y2, Y2
+	VMULPS (DX), Y2, Y3
+	VMOVUPS Y3, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	DECQ CX
+	JNE maskloop
+maskdone:
+	VZEROUPPER
+	RET

@@ -302,3 +302,38 @@ func TestAxpyRowsExact(t *testing.T) {
 		}
 	}
 }
+
+// TestMaskMulExact checks MaskMul against the scalar loop to the bit on every length from 0 to
+// 40, with x holding zeros of both signs, NaN, ±Inf and ordinary values, and g negative values
+// (products by 0 give −0), NaN and Inf (Inf·0 is NaN).
+func TestMaskMulExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 6))
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), -1, 1}
+	for n := 0; n <= 40; n++ {
+		x, g := make([]float32, n), make([]float32, n)
+		for i := range x {
+			x[i], g[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
+			if r.IntN(3) == 0 {
+				x[i] = special[r.IntN(len(special))]
+			}
+			if r.IntN(4) == 0 {
+				g[i] = special[r.IntN(len(special))]
+			}
+		}
+		y := make([]float32, n+2)
+		want := make([]float32, n+2)
+		for i := range x {
+			var m float32
+			if x[i] >= 0 {
+				m = 1
+			}
+			want[i] = g[i] * m
+		}
+		MaskMul(x, g, y)
+		for i := range y {
+			if math.Float32bits(y[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("n=%d: y[%d] = %v for x %v, g %v; want %v (%s)", n, i, y[i], x[i], g[i], want[i], Kernel())
+			}
+		}
+	}
+}
