@@ -380,16 +380,34 @@ func (c *convCache) doneGy(s any, shared bool) {
 	c.gy, c.gyRun = s, c.run
 }
 
+// sgemmFunc is the signature of sgemm.Sgemm.
+type sgemmFunc = func(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+
 // sgemm32 multiplies float32 matrices: package sgemm (an AVX2+FMA micro-kernel on every core
 // GOMAXPROCS allows, or gonum's pure-Go Sgemm on other CPUs), or OpenBLAS with the openblas build
-// tag.
-var sgemm32 = sgemm.Sgemm
+// tag. sgemm32On1 computes the same on the calling goroutine, for kernels that spread independent
+// products over the cores themselves; both give the same bits.
+var (
+	sgemm32    sgemmFunc = sgemm.Sgemm
+	sgemm32On1 sgemmFunc = func(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+		sgemm.SgemmThreads(1, tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
+	}
+)
 
 // gemm computes C = op(A)·op(B) + beta·C for row-major matrices, op(A) m×k and op(B) k×n: float32
 // through sgemm32, float64 (the gradient checks) through the BLAS registered in blas64.
 func gemm[T float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	gemmBy(sgemm32, tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
+}
+
+// gemm1 is gemm on the calling goroutine (float32 through sgemm32On1).
+func gemm1[T float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	gemmBy(sgemm32On1, tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
+}
+
+func gemmBy[T float](f32 sgemmFunc, tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	if av, ok := any(a).([]float32); ok {
-		sgemm32(tA, tB, m, n, k, av, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+		f32(tA, tB, m, n, k, av, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
 		return
 	}
 	ta, tb := blas.NoTrans, blas.NoTrans

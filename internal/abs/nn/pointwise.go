@@ -7,27 +7,34 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// pwFwd computes out[b] = W·X[b] for every image b: W is cout×cin, X[b] cin×hw.
+// pwFwd computes out[b] = W·X[b] for every image b: W is cout×cin, X[b] cin×hw. The images are
+// spread over the cores, each image's product computed on one, so the bits do not depend on the
+// thread count.
 func pwFwd[T float](x, w []T, b, cin, cout, hw int) []T {
-	out := make([]T, b*cout*hw)
-	for i := 0; i < b; i++ {
-		gemm(false, false, cout, hw, cin, w, cin, x[i*cin*hw:(i+1)*cin*hw], hw, 0, out[i*cout*hw:(i+1)*cout*hw], hw)
-	}
+	out := getOut[T](b*cout*hw, false) // a product with beta 0 writes every value
+	parallel(b, b*(cin+cout)*hw, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			gemm1(false, false, cout, hw, cin, w, cin, x[i*cin*hw:(i+1)*cin*hw], hw, 0, out[i*cout*hw:(i+1)*cout*hw], hw)
+		}
+	})
 	return out
 }
 
-// pwBwdX computes gX[b] = Wᵀ·gY[b].
+// pwBwdX computes gX[b] = Wᵀ·gY[b], the images spread over the cores as in pwFwd.
 func pwBwdX[T float](w, gy []T, b, cin, cout, hw int) []T {
-	gx := make([]T, b*cin*hw)
-	for i := 0; i < b; i++ {
-		gemm(true, false, cin, hw, cout, w, cin, gy[i*cout*hw:(i+1)*cout*hw], hw, 0, gx[i*cin*hw:(i+1)*cin*hw], hw)
-	}
+	gx := getOut[T](b*cin*hw, false)
+	parallel(b, b*(cin+cout)*hw, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			gemm1(true, false, cin, hw, cout, w, cin, gy[i*cout*hw:(i+1)*cout*hw], hw, 0, gx[i*cin*hw:(i+1)*cin*hw], hw)
+		}
+	})
 	return gx
 }
 
-// pwBwdW computes gW = Σ_b gY[b]·X[b]ᵀ.
+// pwBwdW computes gW = Σ_b gY[b]·X[b]ᵀ, the images' products added in order (so on the cores
+// the multiply itself uses).
 func pwBwdW[T float](x, gy []T, b, cin, cout, hw int) []T {
-	gw := make([]T, cout*cin)
+	gw := getOut[T](cout*cin, false) // the first product, with beta 0, writes every value
 	for i := 0; i < b; i++ {
 		beta := T(0)
 		if i > 0 {

@@ -17,8 +17,10 @@ var (
 	out64 = map[int][][]float64{}
 )
 
-// maxOut bounds the buffers kept per size and element type.
-const maxOut = 64
+// maxOut bounds the buffers kept per size and element type. A step hands back what it took, so the
+// lists hold at most one step's results; a DARTS-small step takes about 100 buffers of one size
+// (64 left half of them to be allocated anew, and page-faulted in, at every step).
+const maxOut = 1024
 
 func outList[T float]() map[int][][]T {
 	var m any
