@@ -93,33 +93,37 @@ func bnFromGrid[T float](s shiftGrid, yp []T, o int, bn *convBN, y []T) {
 	} else {
 		mean, vr = make([]float64, o), make([]float64, o)
 		n := float64(s.b * hw)
-		for ch := 0; ch < o; ch++ {
-			row := yp[ch*s.l:][:s.l]
-			k := float64(row[s.p*s.wp+s.p])
-			var sum, sq float64
-			for img := 0; img < s.b; img++ {
-				grid := row[img*s.hp*s.wp:]
-				for yy := 0; yy < s.h; yy++ {
-					for _, v := range grid[(yy+s.p)*s.wp+s.p:][:s.w] {
-						d := float64(v) - k
-						sum += d
-						sq += d * d
+		// Each channel's sums in the same order on any core.
+		parallel(o, o*s.b*hw, func(c0, c1 int) {
+			for ch := c0; ch < c1; ch++ {
+				row := yp[ch*s.l:][:s.l]
+				k := float64(row[s.p*s.wp+s.p])
+				var sum, sq float64
+				for img := 0; img < s.b; img++ {
+					grid := row[img*s.hp*s.wp:]
+					for yy := 0; yy < s.h; yy++ {
+						for _, v := range grid[(yy+s.p)*s.wp+s.p:][:s.w] {
+							d := float64(v) - k
+							sum += d
+							sq += d * d
+						}
 					}
 				}
+				m := sum / n
+				mean[ch], vr[ch] = k+m, max(sq/n-m*m, 0)
 			}
-			m := sum / n
-			mean[ch], vr[ch] = k+m, max(sq/n-m*m, 0)
-		}
+		})
 		updateStats[T](bn.st, bn.mode, mean, vr, n)
 	}
 	bn.inv = make([]float64, o)
 	for ch := range bn.inv {
 		bn.inv[ch] = 1 / math.Sqrt(vr[ch]+BNEps)
 	}
-	for img := 0; img < s.b; img++ {
-		for ch := 0; ch < o; ch++ {
+	parallel(s.b*o, s.b*o*hw, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			img, ch := i/o, i%o
 			m, iv := T(mean[ch]), T(bn.inv[ch])
-			dst := y[(img*o+ch)*hw:][:hw]
+			dst := y[i*hw:][:hw]
 			grid := yp[ch*s.l+img*s.hp*s.wp:]
 			for yy := 0; yy < s.h; yy++ {
 				d := dst[yy*s.w:][:s.w]
@@ -128,7 +132,7 @@ func bnFromGrid[T float](s shiftGrid, yp []T, o int, bn *convBN, y []T) {
 				}
 			}
 		}
-	}
+	})
 }
 
 // bnGradGrid writes the gradient with respect to the convolution result, from the normalised
@@ -136,9 +140,16 @@ func bnFromGrid[T float](s shiftGrid, yp []T, o int, bn *convBN, y []T) {
 // padding positions).
 func bnGradGrid[T float](s shiftGrid, z, gz []T, o int, bn *convBN, gp []T) {
 	hw := s.h * s.w
-	clear(gp[:o*s.l])
 	n := float64(s.b * hw)
-	for ch := 0; ch < o; ch++ {
+	parallel(o, 3*o*s.b*hw, func(c0, c1 int) { bnGradGridRange(s, z, gz, o, bn, gp, n, c0, c1) })
+}
+
+// bnGradGridRange is bnGradGrid for the channels [c0, c1): each channel's sums in the same order on
+// any core.
+func bnGradGridRange[T float](s shiftGrid, z, gz []T, o int, bn *convBN, gp []T, n float64, c0, c1 int) {
+	hw := s.h * s.w
+	clear(gp[c0*s.l : c1*s.l])
+	for ch := c0; ch < c1; ch++ {
 		var mg, mgz T
 		if bn.mode != BNEval {
 			var sg, sgz float64

@@ -223,34 +223,38 @@ func avgPoolFwd[T float](x []T, b, c, h, w, k, s, p int) ([]T, int, int) {
 	}
 	if k == 2 && s == 2 && p == 0 && h%2 == 0 && w%2 == 0 {
 		// Disjoint 2×2 windows, all inside the image.
-		for pl := 0; pl < b*c; pl++ {
-			in, o := x[pl*h*w:][:h*w], out[pl*oh*ow:][:oh*ow]
-			for i := 0; i < oh; i++ {
-				r0, r1, or := in[2*i*w:][:w], in[(2*i+1)*w:][:w], o[i*ow:][:ow]
-				for j := range or {
-					or[j] = (r0[2*j] + r0[2*j+1] + r1[2*j] + r1[2*j+1]) / 4
-				}
-			}
-		}
-		return out, oh, ow
-	}
-	for bc := 0; bc < b*c; bc++ {
-		img := x[bc*h*w : (bc+1)*h*w]
-		o := out[bc*oh*ow : (bc+1)*oh*ow]
-		for i := 0; i < oh; i++ {
-			y0, y1 := max(i*s-p, 0), min(i*s-p+k, h)
-			for j := 0; j < ow; j++ {
-				x0, x1 := max(j*s-p, 0), min(j*s-p+k, w)
-				var sum T
-				for y := y0; y < y1; y++ {
-					for xx := x0; xx < x1; xx++ {
-						sum += img[y*w+xx]
+		parallel(b*c, b*c*h*w, func(p0, p1 int) {
+			for pl := p0; pl < p1; pl++ {
+				in, o := x[pl*h*w:][:h*w], out[pl*oh*ow:][:oh*ow]
+				for i := 0; i < oh; i++ {
+					r0, r1, or := in[2*i*w:][:w], in[(2*i+1)*w:][:w], o[i*ow:][:ow]
+					for j := range or {
+						or[j] = (r0[2*j] + r0[2*j+1] + r1[2*j] + r1[2*j+1]) / 4
 					}
 				}
-				o[i*ow+j] = sum / T((y1-y0)*(x1-x0))
+			}
+		})
+		return out, oh, ow
+	}
+	parallel(b*c, b*c*oh*ow*k*k, func(p0, p1 int) {
+		for bc := p0; bc < p1; bc++ {
+			img := x[bc*h*w : (bc+1)*h*w]
+			o := out[bc*oh*ow : (bc+1)*oh*ow]
+			for i := 0; i < oh; i++ {
+				y0, y1 := max(i*s-p, 0), min(i*s-p+k, h)
+				for j := 0; j < ow; j++ {
+					x0, x1 := max(j*s-p, 0), min(j*s-p+k, w)
+					var sum T
+					for y := y0; y < y1; y++ {
+						for xx := x0; xx < x1; xx++ {
+							sum += img[y*w+xx]
+						}
+					}
+					o[i*ow+j] = sum / T((y1-y0)*(x1-x0))
+				}
 			}
 		}
-	}
+	})
 	return out, oh, ow
 }
 
@@ -264,34 +268,38 @@ func avgPoolBwd[T float](gy []T, b, c, h, w, k, s, p int) []T {
 		return gx
 	}
 	if disjoint {
-		for pl := 0; pl < b*c; pl++ {
-			g, o := gx[pl*h*w:][:h*w], gy[pl*oh*ow:][:oh*ow]
-			for i := 0; i < oh; i++ {
-				r0, r1, or := g[2*i*w:][:w], g[(2*i+1)*w:][:w], o[i*ow:][:ow]
-				for j, v := range or {
-					v /= 4
-					r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1] = v, v, v, v
+		parallel(b*c, b*c*h*w, func(p0, p1 int) {
+			for pl := p0; pl < p1; pl++ {
+				g, o := gx[pl*h*w:][:h*w], gy[pl*oh*ow:][:oh*ow]
+				for i := 0; i < oh; i++ {
+					r0, r1, or := g[2*i*w:][:w], g[(2*i+1)*w:][:w], o[i*ow:][:ow]
+					for j, v := range or {
+						v /= 4
+						r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1] = v, v, v, v
+					}
 				}
 			}
-		}
+		})
 		return gx
 	}
-	for bc := 0; bc < b*c; bc++ {
-		g := gx[bc*h*w : (bc+1)*h*w]
-		o := gy[bc*oh*ow : (bc+1)*oh*ow]
-		for i := 0; i < oh; i++ {
-			y0, y1 := max(i*s-p, 0), min(i*s-p+k, h)
-			for j := 0; j < ow; j++ {
-				x0, x1 := max(j*s-p, 0), min(j*s-p+k, w)
-				v := o[i*ow+j] / T((y1-y0)*(x1-x0))
-				for y := y0; y < y1; y++ {
-					for xx := x0; xx < x1; xx++ {
-						g[y*w+xx] += v
+	parallel(b*c, b*c*oh*ow*k*k, func(p0, p1 int) {
+		for bc := p0; bc < p1; bc++ {
+			g := gx[bc*h*w : (bc+1)*h*w]
+			o := gy[bc*oh*ow : (bc+1)*oh*ow]
+			for i := 0; i < oh; i++ {
+				y0, y1 := max(i*s-p, 0), min(i*s-p+k, h)
+				for j := 0; j < ow; j++ {
+					x0, x1 := max(j*s-p, 0), min(j*s-p+k, w)
+					v := o[i*ow+j] / T((y1-y0)*(x1-x0))
+					for y := y0; y < y1; y++ {
+						for xx := x0; xx < x1; xx++ {
+							g[y*w+xx] += v
+						}
 					}
 				}
 			}
 		}
-	}
+	})
 	return gx
 }
 
@@ -300,8 +308,6 @@ func avgPoolBwd[T float](gy []T, b, c, h, w, k, s, p int) []T {
 // division by the window's pixel count inside the image. The clipped box sum is its own adjoint,
 // so with adjoint set it computes the gradient instead, dividing first.
 func boxPool[T float](src, dst []T, planes, h, w, p int, adjoint bool) {
-	tmp := getScratch[T](h * w)
-	defer putScratch(tmp)
 	// inv[y·w+x] = 1/(pixels of the window at (y,x) inside the image).
 	inv := getScratch[T](h * w)
 	defer putScratch(inv)
@@ -311,7 +317,16 @@ func boxPool[T float](src, dst []T, planes, h, w, p int, adjoint bool) {
 			inv[y*w+x] = 1 / T(cy*(min(x+p, w-1)-max(x-p, 0)+1))
 		}
 	}
-	for pl := 0; pl < planes; pl++ {
+	parallel(planes, 2*planes*h*w, func(p0, p1 int) {
+		tmp := getScratch[T](h * w)
+		boxPlanes(src, dst, tmp, inv, p0, p1, h, w, p, adjoint)
+		putScratch(tmp)
+	})
+}
+
+// boxPlanes is boxPool on the planes [p0, p1), with tmp (h·w values) as its scratch.
+func boxPlanes[T float](src, dst, tmp, inv []T, p0, p1, h, w, p int, adjoint bool) {
+	for pl := p0; pl < p1; pl++ {
 		in, out := src[pl*h*w:][:h*w], dst[pl*h*w:][:h*w]
 		if adjoint {
 			for i, v := range in {

@@ -1,8 +1,7 @@
 package nn
 
 import (
-	"math"
-
+	"github.com/abs-nas/abs/internal/abs/nn/sgemm"
 	"gorgonia.org/tensor"
 )
 
@@ -163,11 +162,13 @@ func shiftFwd[T float](g convGeom, cc *convCache, xd, wd *tensor.Dense, bn *conv
 func shiftCols[T float](g convGeom, s shiftGrid, xp []T, c int) ([]T, int) {
 	ld := s.l + 2*g.p*s.wp
 	col := getScratch[T](c * g.k * ld)
-	for ch := 0; ch < c; ch++ {
-		for v := 0; v < g.k; v++ {
-			copy(col[(ch*g.k+v)*ld:][:ld], xp[ch*s.ld+v:])
+	parallel(c, 2*c*g.k*ld, func(c0, c1 int) {
+		for ch := c0; ch < c1; ch++ {
+			for v := 0; v < g.k; v++ {
+				copy(col[(ch*g.k+v)*ld:][:ld], xp[ch*s.ld+v:])
+			}
 		}
-	}
+	})
 	return col, ld
 }
 
@@ -253,15 +254,11 @@ func shiftGradW[T float](g convGeom, cc *convCache, xd, wd, gyd, zd *tensor.Dens
 }
 
 // reluMask sets g[i] to 0 where x[i] ≤ 0: the gradient through r(x) = max(x, 0). For float32 it
-// is branch-free (the sign of x is unpredictable): the bits of x, read as an int32 s, are positive
-// exactly when x > 0, and ((−s) & ^s) >> 31 is then all ones, else 0.
+// is sgemm.MaskPositive (branch-free, as the sign of x is unpredictable, and 8 values at a time with
+// AVX2).
 func reluMask[T float](g, x []T) {
 	if g32, ok := any(g).([]float32); ok {
-		x32 := any(x).([]float32)[:len(g32)]
-		for i, t := range x32 {
-			s := int32(math.Float32bits(t))
-			g32[i] = math.Float32frombits(math.Float32bits(g32[i]) & uint32((-s&^s)>>31))
-		}
+		sgemm.MaskPositive(any(x).([]float32)[:len(g32)], g32)
 		return
 	}
 	x = x[:len(g)]

@@ -11,6 +11,7 @@ package sgemm
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -144,6 +145,18 @@ func MaskMul(x, g, y []float32) {
 			m = 1
 		}
 		y[i] = g[i] * m
+	}
+}
+
+// MaskPositive sets g[i] to +0 for i < len(x) where x[i] is not positive: the gradient through the
+// rectifier max(x, 0). It reads the bits of x as an int32 s, which is positive exactly when x > 0
+// (or x is a NaN with its sign bit clear), and ands g's bits with all ones there, 0 elsewhere; the
+// AVX2 path compares and ands 8 values at a time with the same bits.
+func MaskPositive(x, g []float32) {
+	g = g[:len(x)]
+	for i := maskPositiveVec(x, g); i < len(x); i++ {
+		s := int32(math.Float32bits(x[i]))
+		g[i] = math.Float32frombits(math.Float32bits(g[i]) & uint32((-s&^s)>>31))
 	}
 }
 

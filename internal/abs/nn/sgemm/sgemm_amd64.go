@@ -82,6 +82,24 @@ func axpyRowsVec(rows, n int, a float32, x []float32, ldx int, y []float32, ldy 
 //go:noescape
 func maskMul8(n int, x, gy, y *float32)
 
+// maskPos8 sets grad[i] to +0 where the bits of x[i], read as an int32, are not positive, for i < n
+// (n a multiple of 8): an integer compare and a bitwise and.
+//
+//go:noescape
+func maskPos8(n int, x, grad *float32)
+
+// maskPositiveVec does the first len(x)&^7 values of MaskPositive with the assembly and returns how
+// many.
+func maskPositiveVec(x, g []float32) int {
+	n8 := len(x) &^ 7
+	if n8 == 0 || !useAsm {
+		return 0
+	}
+	_ = g[n8-1]
+	maskPos8(n8, &x[0], &g[0])
+	return n8
+}
+
 // maskMulVec does the first len(x)&^7 values of MaskMul with the assembly and returns how many.
 func maskMulVec(x, g, y []float32) int {
 	n8 := len(x) &^ 7

@@ -267,3 +267,27 @@ maskloop:
 maskdone:
 	VZEROUPPER
 	RET
+
+// func maskPos8(n int, x, grad *float32)
+// grad[i] = grad[i] & m for i < n (n a multiple of 8), m all ones where the bits of x[i] as an int32 are
+// greater than 0 (x > 0, or a NaN with the sign bit clear) and 0 elsewhere: the scalar loop's
+// bits, +0 where the gradient is cut.
+TEXT ·maskPos8(SB), NOSPLIT, $0-24
+	MOVQ n+0(FP), CX
+	MOVQ x+8(FP), SI
+	MOVQ grad+16(FP), DX
+	VPXOR Y5, Y5, Y5
+	SHRQ $3, CX
+	JEQ posdone
+posloop:
+	VMOVDQU (SI), Y1
+	VPCMPGTD Y5, Y1, Y2
+	VPAND (DX), Y2, Y3
+	VMOVDQU Y3, (DX)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	DECQ CX
+	JNE posloop
+posdone:
+	VZEROUPPER
+	RET

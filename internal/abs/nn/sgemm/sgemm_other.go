@@ -22,3 +22,6 @@ func axpyRowsVec(rows, n int, a float32, x []float32, ldx int, y []float32, ldy 
 
 // maskMulVec does nothing without the assembly: MaskMul's loop does all the values.
 func maskMulVec(x, g, y []float32) int { return 0 }
+
+// maskPositiveVec does nothing without the assembly: MaskPositive's loop does all the values.
+func maskPositiveVec(x, g []float32) int { return 0 }
