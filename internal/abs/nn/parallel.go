@@ -2,7 +2,8 @@ package nn
 
 import (
 	"runtime"
-	"sync"
+
+	"github.com/abs-nas/abs/internal/abs/nn/spread"
 )
 
 // minParallel is the number of values a loop must touch before parallel spreads it over
@@ -10,7 +11,7 @@ import (
 const minParallel = 1 << 15
 
 // parallel calls f(lo, hi) on contiguous chunks that cover [0, n), one chunk per goroutine up to
-// GOMAXPROCS, when the loop touches at least minParallel values (size in all); otherwise f(0, n)
+// GOMAXPROCS (on package spread's workers), when the loop touches at least minParallel values (size in all); otherwise f(0, n)
 // on the calling goroutine. Every index must write its own outputs, so the result does not depend
 // on how [0, n) is cut.
 func parallel(n, size int, f func(lo, hi int)) {
@@ -19,14 +20,5 @@ func parallel(n, size int, f func(lo, hi int)) {
 		f(0, n)
 		return
 	}
-	var wg sync.WaitGroup
-	wg.Add(threads - 1)
-	for t := 1; t < threads; t++ {
-		go func() {
-			defer wg.Done()
-			f(t*n/threads, (t+1)*n/threads)
-		}()
-	}
-	f(0, n/threads)
-	wg.Wait()
+	spread.Do(threads, func(t int) { f(t*n/threads, (t+1)*n/threads) })
 }

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/abs-nas/abs/internal/abs/nn/spread"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 )
@@ -97,23 +98,17 @@ func SgemmThreads(threads int, tA, tB bool, m, n, k int, a []float32, lda int, b
 		return
 	}
 	var next atomic.Int64
-	var wg sync.WaitGroup
-	wg.Add(threads)
-	for t := 0; t < threads; t++ {
-		go func() {
-			defer wg.Done()
-			w := getWork()
-			for {
-				u := int(next.Add(1) - 1)
-				if u >= units {
-					break
-				}
-				g.unit(w, u)
+	spread.Do(threads, func(int) {
+		w := getWork()
+		for {
+			u := int(next.Add(1) - 1)
+			if u >= units {
+				break
 			}
-			putWork(w)
-		}()
-	}
-	wg.Wait()
+			g.unit(w, u)
+		}
+		putWork(w)
+	})
 }
 
 // AxpyRows adds a·x[r·ldx+i] to y[r·ldy+i] for r < rows and i < n: a·X added to Y for two

@@ -1,0 +1,6 @@
+package spread
+
+// pause executes n (at least 1) PAUSE instructions.
+//
+//go:noescape
+func pause(n int)
