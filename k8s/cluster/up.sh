@@ -61,6 +61,14 @@ wait_for() {
 	say "$name ready"
 }
 
+# put FILE: writes stdin to FILE only when it differs, so that a second up leaves running
+# components alone (kube-proxy exits when its configuration file is written).
+put() {
+	local tmp="$1.new"
+	cat >"$tmp"
+	if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else mv "$tmp" "$1"; fi
+}
+
 mkdir -p "$STATE" "$RUN" "$PIDS" "$LOGS" "$PKI"
 chmod 700 "$STATE"
 NODE_IP="$(node_ip)"
@@ -134,7 +142,7 @@ cert kubelet "/O=system:nodes/CN=system:node:$NODE" "DNS:$NODE,IP:$NODE_IP,IP:12
 chmod 600 "$PKI"/*.key
 
 kubeconfig() { # kubeconfig NAME: STATE/NAME.kubeconfig with the certificate PKI/NAME
-	cat >"$STATE/$1.kubeconfig" <<KC
+	put "$STATE/$1.kubeconfig" <<KC
 apiVersion: v1
 kind: Config
 clusters:
@@ -165,7 +173,7 @@ wait_for etcd 60 sh -c "curl -sf http://127.0.0.1:$ETCD_PORT/health | grep -q tr
 
 # ---- containerd (Debian's 1.6) with runc and the CNI plugins
 mkdir -p "$STATE/cni/net.d" "$STATE/cni/ipam"
-cat >"$STATE/containerd.toml" <<TOML
+put "$STATE/containerd.toml" <<TOML
 version = 2
 root = "$STATE/containerd"
 state = "$RUN/containerd"
@@ -198,7 +206,7 @@ oom_score = 0
     conf_dir = "$STATE/cni/net.d"
     max_conf_num = 1
 TOML
-cat >"$STATE/cni/net.d/10-abs.conflist" <<CNI
+put "$STATE/cni/net.d/10-abs.conflist" <<CNI
 {
   "cniVersion": "0.4.0",
   "name": "abs",
@@ -286,7 +294,7 @@ start kube-scheduler "$K8S/kube-scheduler" \
 wait_for kube-scheduler 120 curl -skf https://127.0.0.1:10259/healthz
 
 # ---- node: kubelet and kube-proxy
-cat >"$STATE/kubelet.yaml" <<KUBELET
+put "$STATE/kubelet.yaml" <<KUBELET
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 authentication:
@@ -318,7 +326,7 @@ start kubelet "$K8S/kubelet" --config="$STATE/kubelet.yaml" --kubeconfig="$STATE
 wait_for kubelet 180 "$KUBECTL" get node "$NODE"
 wait_for kubelet 180 sh -c "'$KUBECTL' get node '$NODE' -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True"
 
-cat >"$STATE/kube-proxy.yaml" <<PROXY
+put "$STATE/kube-proxy.yaml" <<PROXY
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: $STATE/kube-proxy.kubeconfig}
