@@ -85,9 +85,12 @@ BIN="$STATE/bin"
 mkdir -p "$BIN/abs"
 (cd "$repo" && CGO_ENABLED=0 nice -n 19 go build -trimpath -ldflags=-s -o "$BIN/abs/" ./cmd/... ./steps/... &&
 	CGO_ENABLED=0 nice -n 19 go build -trimpath -ldflags=-s -o "$BIN/" ./k8s/cluster/pause ./k8s/cluster/mkimage)
+# Debian's packages, installed when missing (as the tests install theirs; down.sh leaves them).
+"$repo/scripts/apt-install.sh" --no-install-recommends containerd runc containernetworking-plugins etcd-server \
+	iptables conntrack openssl
 for b in /usr/bin/etcd /usr/bin/containerd /usr/bin/containerd-shim-runc-v2 /usr/bin/runc /usr/lib/cni/bridge \
 	/usr/sbin/iptables /usr/sbin/conntrack /usr/bin/openssl; do
-	[ -x "$b" ] || { echo "cluster:up: $b missing: scripts/apt-install.sh containerd runc containernetworking-plugins etcd-server iptables conntrack openssl" >&2; exit 1; }
+	[ -x "$b" ] || { echo "cluster:up: $b missing after installing Debian's packages" >&2; exit 1; }
 done
 
 # ---- host settings the node needs; their old values go back at down.sh
