@@ -8,11 +8,13 @@ package k8s_test
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -37,6 +39,7 @@ import (
 const (
 	namespace      = "abs"
 	secretName     = "abs-s3"
+	rootSecret     = "abs-minio-root" // MinIO's root user, for MinIO and the bucket Job only
 	serviceAccount = "abs-workflow"
 	bucket         = "abs"
 	imageUID       = "65532" // the final stage's USER in the Dockerfile, uid and gid
@@ -148,7 +151,7 @@ func TestManifestsAreConsistent(t *testing.T) {
 	}
 	// One of each object docs/kubernetes.md describes, and nothing else.
 	want := map[string]int{
-		"*v1.Namespace": 1, "*v1.Secret": 1, "*v1.PersistentVolumeClaim": 1, "*v1.Deployment": 1,
+		"*v1.Namespace": 1, "*v1.Secret": 2, "*v1.ConfigMap": 1, "*v1.PersistentVolumeClaim": 1, "*v1.Deployment": 1,
 		"*v1.Service": 1, "*v1.Job": 1, "*v1.ServiceAccount": 1, "*v1.Role": 1, "*v1.RoleBinding": 1,
 	}
 	if fmt.Sprint(kinds) != fmt.Sprint(want) {
@@ -253,8 +256,29 @@ func TestProblemsAreCaught(t *testing.T) {
 			find[*corev1.Service](o, "minio").Spec.Ports[0].TargetPort = intstr.FromString("http")
 		}, "targetPort"},
 		{"bucket", func(o []runtime.Object) {
-			find[*batchv1.Job](o, "abs-bucket").Spec.Template.Spec.Containers[0].Args = []string{"mb", "store/other"}
-		}, "bucket"},
+			find[*batchv1.Job](o, "abs-bucket").Spec.Template.Spec.InitContainers[0].Args = []string{"mb", "store/other"}
+		}, "create bucket abs"},
+		{"steps hold the root user", func(o []runtime.Object) {
+			find[*corev1.Secret](o, secretName).StringData["AWS_ACCESS_KEY_ID"] = find[*corev1.Secret](o, rootSecret).StringData["MINIO_ROOT_USER"]
+		}, "MinIO's root user"},
+		{"minio root from the steps' secret", func(o []runtime.Object) {
+			find[*appsv1.Deployment](o, "minio").Spec.Template.Spec.Containers[0].Env[0].ValueFrom.SecretKeyRef.Name = secretName
+		}, "MINIO_ROOT_USER does not come from Secret abs-minio-root"},
+		{"policy beyond the bucket", func(o []runtime.Object) {
+			cm := find[*corev1.ConfigMap](o, "abs-steps-policy")
+			cm.Data["abs-steps.json"] = strings.Replace(cm.Data["abs-steps.json"], "arn:aws:s3:::abs/*", "arn:aws:s3:::*", 1)
+		}, "allows arn:aws:s3:::*"},
+		{"policy not attached", func(o []runtime.Object) {
+			find[*batchv1.Job](o, "abs-bucket").Spec.Template.Spec.Containers[0].Args = []string{"ls", "store/abs"}
+		}, "attach the policy"},
+		{"mc as the steps' user", func(o []runtime.Object) {
+			c := &find[*batchv1.Job](o, "abs-bucket").Spec.Template.Spec.InitContainers[1]
+			for i, e := range c.Env {
+				if e.Name == "MC_HOST_store" {
+					c.Env[i].Value = "http://$(AWS_ACCESS_KEY_ID):$(AWS_SECRET_ACCESS_KEY)@minio.abs.svc:9000"
+				}
+			}
+		}, "container policy: MC_HOST_store"},
 		{"namespace", func(o []runtime.Object) {
 			find[*rbacv1.Role](o, serviceAccount).Namespace = "default"
 		}, "namespace"},
@@ -437,6 +461,7 @@ func problems(objs []runtime.Object) []string {
 	bad := func(format string, args ...any) { ps = append(ps, fmt.Sprintf(format, args...)) }
 
 	secrets := map[string]map[string]string{}
+	configMaps := map[string]map[string]string{}
 	claims := map[string]bool{}
 	accounts := map[string]bool{}
 	roles := map[string]*rbacv1.Role{}
@@ -460,6 +485,8 @@ func problems(objs []runtime.Object) []string {
 				keys[k] = s
 			}
 			secrets[v.Name] = keys
+		case *corev1.ConfigMap:
+			configMaps[v.Name] = v.Data
 		case *corev1.PersistentVolumeClaim:
 			claims[v.Name] = true
 		case *corev1.ServiceAccount:
@@ -483,7 +510,7 @@ func problems(objs []runtime.Object) []string {
 		bad("no Namespace %q", namespace)
 	}
 
-	// The Secret the steps read (pipelines/*.yaml) and MinIO's root user.
+	// The Secret the steps read (pipelines/*.yaml): a MinIO user of their own, not the root user.
 	s3, ok := secrets[secretName]
 	if !ok {
 		bad("no Secret %q", secretName)
@@ -507,6 +534,18 @@ func problems(objs []runtime.Object) []string {
 			}
 		}
 	}
+	root, ok := secrets[rootSecret]
+	if !ok {
+		bad("no Secret %q", rootSecret)
+	}
+	for k, min := range map[string]int{"MINIO_ROOT_USER": 3, "MINIO_ROOT_PASSWORD": 8} {
+		if v := root[k]; ok && (len(v) < min || !urlSafe.MatchString(v)) {
+			bad("Secret %s: %s must be URL-safe and at least %d characters (MinIO's minimum)", rootSecret, k, min)
+		}
+	}
+	if ok && s3["AWS_ACCESS_KEY_ID"] == root["MINIO_ROOT_USER"] {
+		bad("Secret %s holds MinIO's root user (Secret %s): the steps need a user of their own", secretName, rootSecret)
+	}
 
 	checkPod := func(owner string, spec *corev1.PodSpec) {
 		if spec.ServiceAccountName != "" && !accounts[spec.ServiceAccountName] {
@@ -523,7 +562,7 @@ func problems(objs []runtime.Object) []string {
 		if pod == nil {
 			pod = &corev1.PodSecurityContext{}
 		}
-		for _, c := range spec.Containers {
+		for _, c := range slices.Concat(spec.InitContainers, spec.Containers) {
 			where := owner + " container " + c.Name
 			sc := c.SecurityContext
 			if sc == nil {
@@ -573,9 +612,9 @@ func problems(objs []runtime.Object) []string {
 			if !strings.HasPrefix(c.Image, "quay.io/minio/minio:") {
 				continue
 			}
-			for env, key := range map[string]string{"MINIO_ROOT_USER": "AWS_ACCESS_KEY_ID", "MINIO_ROOT_PASSWORD": "AWS_SECRET_ACCESS_KEY"} {
-				if !envFromSecret(c.Env, env, secretName, key) {
-					bad("%s: %s does not come from Secret %s key %s", owner, env, secretName, key)
+			for _, env := range []string{"MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"} {
+				if !envFromSecret(c.Env, env, rootSecret, env) {
+					bad("%s: %s does not come from Secret %s key %s", owner, env, rootSecret, env)
 				}
 			}
 			if p := c.ReadinessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/minio/health/ready" {
@@ -609,11 +648,7 @@ func problems(objs []runtime.Object) []string {
 		owner := "Job " + j.Name
 		spec := &j.Spec.Template.Spec
 		checkPod(owner, spec)
-		for _, c := range spec.Containers {
-			if strings.HasPrefix(c.Image, "quay.io/minio/mc:") {
-				checkBucketJob(owner, c, s3, bad)
-			}
-		}
+		checkBucketJob(owner, spec, secrets, configMaps, bad)
 	}
 
 	// The executor in every workflow pod (Argo v3.7, emissary) reports outputs and progress
@@ -641,34 +676,121 @@ func problems(objs []runtime.Object) []string {
 	return ps
 }
 
-// checkBucketJob checks that the mc container creates the bucket on the server and with the
-// credentials of the Secret: its MC_HOST_<alias> URL, with $(VAR) expanded as Kubernetes does,
-// must name the endpoint and the access key.
-func checkBucketJob(owner string, c corev1.Container, s3 map[string]string, bad func(string, ...any)) {
-	args := strings.Join(c.Args, " ")
-	alias, target := "", ""
-	if len(c.Args) > 0 {
-		alias, target, _ = strings.Cut(c.Args[len(c.Args)-1], "/")
-	}
-	if !strings.Contains(args, "mb --ignore-existing ") || target != bucket {
-		bad("%s: args %q do not create bucket %q with mb --ignore-existing", owner, args, bucket)
-	}
-	vars := map[string]string{}
-	host := ""
-	for _, e := range c.Env {
-		if ref := e.ValueFrom; ref != nil && ref.SecretKeyRef != nil && ref.SecretKeyRef.Name == secretName {
-			vars[e.Name] = s3[ref.SecretKeyRef.Key]
-		}
-		if e.Name == "MC_HOST_"+alias {
-			host = e.Value
+// checkBucketJob checks that the mc containers of the Job, in order (init containers first), create
+// the bucket, load a policy that allows only that bucket, add the steps' user of Secret abs-s3 and
+// attach the policy to it, on the server and with the root user of Secret abs-minio-root: each
+// container's MC_HOST_<alias> URL and args, with $(VAR) expanded as Kubernetes does.
+func checkBucketJob(owner string, spec *corev1.PodSpec, secrets, configMaps map[string]map[string]string, bad func(string, ...any)) {
+	s3, root := secrets[secretName], secrets[rootSecret]
+	mounts := map[string]string{} // mount path -> ConfigMap name
+	volumes := map[string]string{}
+	for _, v := range spec.Volumes {
+		if v.ConfigMap != nil {
+			volumes[v.Name] = v.ConfigMap.Name
 		}
 	}
-	for name, v := range vars {
-		host = strings.ReplaceAll(host, "$("+name+")", v)
+	var cmds []string
+	for _, c := range slices.Concat(spec.InitContainers, spec.Containers) {
+		if !strings.HasPrefix(c.Image, "quay.io/minio/mc:") {
+			continue
+		}
+		for _, m := range c.VolumeMounts {
+			if cm, ok := volumes[m.Name]; ok {
+				mounts[m.MountPath] = cm
+			}
+		}
+		vars := map[string]string{}
+		hosts := map[string]string{}
+		for _, e := range c.Env {
+			if ref := e.ValueFrom; ref != nil && ref.SecretKeyRef != nil {
+				vars[e.Name] = secrets[ref.SecretKeyRef.Name][ref.SecretKeyRef.Key]
+			}
+			if alias, ok := strings.CutPrefix(e.Name, "MC_HOST_"); ok {
+				hosts[alias] = e.Value
+			}
+		}
+		expand := func(v string) string {
+			for name, val := range vars {
+				v = strings.ReplaceAll(v, "$("+name+")", val)
+			}
+			return v
+		}
+		args := slices.Clone(c.Args)
+		if len(args) >= 2 && args[0] == "--config-dir" {
+			args = args[2:]
+		}
+		for i := range args {
+			args[i] = expand(args[i])
+		}
+		cmd := strings.Join(args, " ")
+		cmds = append(cmds, cmd)
+		// The alias is the first word with a slash (mb) or the word after the subcommand (admin).
+		alias := ""
+		for _, a := range args {
+			if al, _, ok := strings.Cut(a, "/"); ok && !strings.HasPrefix(a, "/") {
+				alias = al
+				break
+			}
+		}
+		if alias == "" && len(args) > 3 && args[0] == "admin" {
+			alias = args[3]
+		}
+		u, err := url.Parse(expand(hosts[alias]))
+		if err != nil || u.User == nil || u.User.Username() != root["MINIO_ROOT_USER"] || u.Host != s3["ABS_S3_ENDPOINT"] {
+			bad("%s container %s: MC_HOST_%s does not expand to http://ROOT_USER:ROOT_PASSWORD@%s (got error %v)", owner, c.Name, alias, s3["ABS_S3_ENDPOINT"], err)
+		}
 	}
-	u, err := url.Parse(host)
-	if err != nil || u.User == nil || u.User.Username() != s3["AWS_ACCESS_KEY_ID"] || u.Host != s3["ABS_S3_ENDPOINT"] {
-		bad("%s: MC_HOST_%s does not expand to http://ACCESS:SECRET@%s (got error %v)", owner, alias, s3["ABS_S3_ENDPOINT"], err)
+	// The four commands, in this order.
+	want := []*regexp.Regexp{
+		regexp.MustCompile(`^mb --ignore-existing \w+/` + bucket + `$`),
+		regexp.MustCompile(`^admin policy create \w+ (\S+) (\S+)$`),
+		regexp.MustCompile(`^admin user add \w+ ` + regexp.QuoteMeta(s3["AWS_ACCESS_KEY_ID"]+" "+s3["AWS_SECRET_ACCESS_KEY"]) + `$`),
+		regexp.MustCompile(`^admin policy attach \w+ (\S+) --user ` + regexp.QuoteMeta(s3["AWS_ACCESS_KEY_ID"]) + `$`),
+	}
+	what := []string{"create bucket " + bucket + " with mb --ignore-existing", "load a policy", "add the steps' user of Secret " + secretName, "attach the policy to that user"}
+	next, policy, file := 0, "", ""
+	for _, cmd := range cmds {
+		if next < len(want) {
+			if m := want[next].FindStringSubmatch(cmd); m != nil {
+				switch next {
+				case 1:
+					policy, file = m[1], m[2]
+				case 3:
+					if m[1] != policy {
+						bad("%s attaches policy %s, want the one it loads, %s", owner, m[1], policy)
+					}
+				}
+				next++
+			}
+		}
+	}
+	if next < len(want) {
+		bad("%s: commands %q do not %s (in this order: %s)", owner, cmds, what[next], strings.Join(what, ", "))
+	}
+	if file == "" {
+		return
+	}
+	// The policy: every statement about the bucket or its objects only.
+	doc, ok := configMaps[mounts[path.Dir(file)]][path.Base(file)]
+	if !ok {
+		bad("%s: policy file %s is no key of a ConfigMap mounted there", owner, file)
+		return
+	}
+	var pol struct {
+		Statement []struct {
+			Effect   string
+			Resource []string
+		}
+	}
+	if err := json.Unmarshal([]byte(doc), &pol); err != nil || len(pol.Statement) == 0 {
+		bad("%s: policy %s: %v, want an IAM policy document", owner, file, err)
+	}
+	for _, st := range pol.Statement {
+		for _, r := range st.Resource {
+			if r != "arn:aws:s3:::"+bucket && r != "arn:aws:s3:::"+bucket+"/*" {
+				bad("%s: policy %s allows %s, want only bucket %s and its objects", owner, file, r, bucket)
+			}
+		}
 	}
 }
 

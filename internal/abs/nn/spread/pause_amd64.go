@@ -1,3 +1,5 @@
+//go:build amd64 && !purego
+
 package spread
 
 // pause executes n (at least 1) PAUSE instructions.

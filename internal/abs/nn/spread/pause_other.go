@@ -1,6 +1,7 @@
-//go:build !amd64
+//go:build !amd64 || purego
 
 package spread
 
-// pause does nothing on other architectures: the poll loops spin without a hint.
+// pause does nothing on other architectures and with the purego tag: the poll loops spin without
+// a hint.
 func pause(n int) {}
