@@ -11,9 +11,9 @@ import (
 const minParallel = 1 << 15
 
 // parallel calls f(lo, hi) on contiguous chunks that cover [0, n), one chunk per goroutine up to
-// GOMAXPROCS (on package spread's workers), when the loop touches at least minParallel values (size in all); otherwise f(0, n)
-// on the calling goroutine. Every index must write its own outputs, so the result does not depend
-// on how [0, n) is cut.
+// GOMAXPROCS (package spread's workers), when the loop touches at least minParallel values (size
+// in all); otherwise f(0, n) on the calling goroutine. Every index must write its own outputs, so
+// the result does not depend on how [0, n) is cut.
 func parallel(n, size int, f func(lo, hi int)) {
 	threads := min(runtime.GOMAXPROCS(0), n)
 	if threads <= 1 || size < minParallel {
