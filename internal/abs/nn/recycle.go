@@ -18,8 +18,9 @@ var (
 )
 
 // maxOut bounds the buffers kept per size and element type. A step hands back what it took, so the
-// lists hold at most one step's results; a DARTS-small step takes about 100 buffers of one size
-// (64 left half of them to be allocated anew, and page-faulted in, at every step).
+// lists hold at most one step's results; it is well above the about 100 buffers of one size a
+// DARTS-small step takes (a bound below that has the rest allocated, and page-faulted in, anew at
+// every step).
 const maxOut = 1024
 
 func outList[T float]() map[int][][]T {

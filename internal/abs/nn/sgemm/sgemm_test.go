@@ -304,6 +304,22 @@ func TestAxpyRowsExact(t *testing.T) {
 	}
 }
 
+// maskInputs returns x of n values and g of n+extra for the mask tests: normal values, about a
+// third of x and a quarter of g's first n replaced by values drawn from special.
+func maskInputs(r *rand.Rand, n, extra int, special []float32) (x, g []float32) {
+	x, g = make([]float32, n), make([]float32, n+extra)
+	for i := range x {
+		x[i], g[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
+		if r.IntN(3) == 0 {
+			x[i] = special[r.IntN(len(special))]
+		}
+		if r.IntN(4) == 0 {
+			g[i] = special[r.IntN(len(special))]
+		}
+	}
+	return x, g
+}
+
 // TestMaskMulExact checks MaskMul against the scalar loop to the bit on every length from 0 to
 // 40, with x holding zeros of both signs, NaN, ±Inf and ordinary values, and g negative values
 // (products by 0 give −0), NaN and Inf (Inf·0 is NaN).
@@ -311,16 +327,7 @@ func TestMaskMulExact(t *testing.T) {
 	r := rand.New(rand.NewPCG(6, 6))
 	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), -1, 1}
 	for n := 0; n <= 40; n++ {
-		x, g := make([]float32, n), make([]float32, n)
-		for i := range x {
-			x[i], g[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
-			if r.IntN(3) == 0 {
-				x[i] = special[r.IntN(len(special))]
-			}
-			if r.IntN(4) == 0 {
-				g[i] = special[r.IntN(len(special))]
-			}
-		}
+		x, g := maskInputs(r, n, 0, special)
 		y := make([]float32, n+2)
 		want := make([]float32, n+2)
 		for i := range x {
@@ -347,16 +354,7 @@ func TestMaskPositiveExact(t *testing.T) {
 	special := []float32{0, float32(math.Copysign(0, -1)), math.Float32frombits(0x7fc00000), math.Float32frombits(0xffc00000),
 		float32(math.Inf(1)), float32(math.Inf(-1)), math.Float32frombits(1), math.Float32frombits(0x80000001), -1, 1}
 	for n := 0; n <= 40; n++ {
-		x, g := make([]float32, n), make([]float32, n+2)
-		for i := range x {
-			x[i], g[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
-			if r.IntN(3) == 0 {
-				x[i] = special[r.IntN(len(special))]
-			}
-			if r.IntN(4) == 0 {
-				g[i] = special[r.IntN(len(special))]
-			}
-		}
+		x, g := maskInputs(r, n, 2, special)
 		g[n], g[n+1] = 5, -5
 		want := slices.Clone(g)
 		for i, v := range x {
