@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"sync"
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -139,9 +140,16 @@ func dwBwdXRange[T float](wt, gy, gx []T, g dwGeom, lo, hi int) {
 }
 
 // dwBwdW is the adjoint of dwFwd in w: gw[c,u,v] = Σ_{b,i,j} x[b,c,i·s−p+u·d, j·s−p+v·d]·gy[b,c,i,j].
+// For float32 it runs 8 images at a time (dwBwdW8Range), with the same bits.
 func dwBwdW[T float](x, gy []T, g dwGeom) []T {
 	gw := getOut[T](g.c*g.k*g.k, true)
-	parallel(g.c, g.b*g.c*g.oh*g.ow*g.k*g.k, func(lo, hi int) { dwBwdWRange(x, gy, gw, g, lo, hi) })
+	work := g.b * g.c * g.oh * g.ow * g.k * g.k
+	if xs, ok := any(x).([]float32); ok && g.b >= 8 {
+		gys, gws := any(gy).([]float32), any(gw).([]float32)
+		parallel(g.c, work, func(lo, hi int) { dwBwdW8Range(xs, gys, gws, g, lo, hi) })
+		return gw
+	}
+	parallel(g.c, work, func(lo, hi int) { dwBwdWRange(x, gy, gw, g, lo, hi) })
 	return gw
 }
 
@@ -151,29 +159,83 @@ func dwBwdW[T float](x, gy []T, g dwGeom) []T {
 func dwBwdWRange[T float](x, gy, gw []T, g dwGeom, lo, hi int) {
 	kk := g.k * g.k
 	for c := lo; c < hi; c++ {
-		ker := gw[c*kk : (c+1)*kk]
 		for b := 0; b < g.b; b++ {
-			bc := b*g.c + c
-			img := x[bc*g.h*g.w : (bc+1)*g.h*g.w]
-			o := gy[bc*g.oh*g.ow : (bc+1)*g.oh*g.ow]
-			for u := 0; u < g.k; u++ {
-				for v := 0; v < g.k; v++ {
-					var acc T
-					j0, j1 := g.cols(v)
-					for i := 0; i < g.oh; i++ {
-						y := i*g.s - g.p + u*g.d
-						if y < 0 || y >= g.h {
-							continue
-						}
-						row := img[y*g.w : (y+1)*g.w]
-						orow := o[i*g.ow : (i+1)*g.ow]
-						for j, xx := j0, j0*g.s-g.p+v*g.d; j < j1; j, xx = j+1, xx+g.s {
-							acc += row[xx] * orow[j]
-						}
-					}
-					ker[u*g.k+v] += acc
+			dwBwdWImage(x, gy, gw[c*kk:(c+1)*kk], g, b*g.c+c)
+		}
+	}
+}
+
+// dwBwdWImage adds to ker, channel c's kernel gradient, the sums of image and channel bc = b·C + c:
+// for each tap (u, v) in turn, acc = Σ_i Σ_j x[bc, i·s−p+u·d, j·s−p+v·d]·gy[bc, i, j] over the
+// outputs whose pixel lies inside the image, in increasing i then j, and then ker[u,v] += acc.
+func dwBwdWImage[T float](x, gy, ker []T, g dwGeom, bc int) {
+	img := x[bc*g.h*g.w : (bc+1)*g.h*g.w]
+	o := gy[bc*g.oh*g.ow : (bc+1)*g.oh*g.ow]
+	for u := 0; u < g.k; u++ {
+		for v := 0; v < g.k; v++ {
+			var acc T
+			j0, j1 := g.cols(v)
+			for i := 0; i < g.oh; i++ {
+				y := i*g.s - g.p + u*g.d
+				if y < 0 || y >= g.h {
+					continue
+				}
+				row := img[y*g.w : (y+1)*g.w]
+				orow := o[i*g.ow : (i+1)*g.ow]
+				for j, xx := j0, j0*g.s-g.p+v*g.d; j < j1; j, xx = j+1, xx+g.s {
+					acc += row[xx] * orow[j]
 				}
 			}
+			ker[u*g.k+v] += acc
+		}
+	}
+}
+
+// rows returns the range [i0, i1) of output rows whose tap u reads a row inside the image:
+// 0 ≤ i·s − p + u·d < h.
+func (g dwGeom) rows(u int) (i0, i1 int) {
+	t := dwGeom{w: g.h, ow: g.oh, s: g.s, p: g.p, d: g.d}
+	return t.cols(u)
+}
+
+// dwScratch holds dwBwdW8Range's interleaved copies, one pair per running call.
+var dwScratch = sync.Pool{New: func() any { return new([]float32) }}
+
+// dwBwdW8Range is dwBwdWRange for float32, 8 images at a time. A group of 8 images of a channel
+// is interleaved (image b0+l in lane l, sgemm.Interleave8), and each tap's 8 sums run in the lanes
+// of sgemm.DotLanes8, each in dwBwdWImage's order (rows i, then columns j, every product rounded
+// before the sum); the 8 sums are then added to the kernel gradient in increasing image order.
+// The last b mod 8 images go through dwBwdWImage. So the bits are dwBwdWRange's.
+func dwBwdW8Range(x, gy, gw []float32, g dwGeom, lo, hi int) {
+	kk, hw, ohw := g.k*g.k, g.h*g.w, g.oh*g.ow
+	buf := dwScratch.Get().(*[]float32)
+	defer dwScratch.Put(buf)
+	if cap(*buf) < 8*(hw+ohw) {
+		*buf = make([]float32, 8*(hw+ohw))
+	}
+	xp, gp := (*buf)[:8*hw], (*buf)[8*hw:8*(hw+ohw)]
+	for c := lo; c < hi; c++ {
+		ker := gw[c*kk : (c+1)*kk]
+		b0 := 0
+		for ; b0+8 <= g.b; b0 += 8 {
+			sgemm.Interleave8(hw, x[(b0*g.c+c)*hw:], g.c*hw, xp)
+			sgemm.Interleave8(ohw, gy[(b0*g.c+c)*ohw:], g.c*ohw, gp)
+			for u := 0; u < g.k; u++ {
+				i0, i1 := g.rows(u)
+				for v := 0; v < g.k; v++ {
+					var acc [8]float32
+					if j0, j1 := g.cols(v); i1 > i0 && j1 > j0 {
+						x0 := (i0*g.s-g.p+u*g.d)*g.w + j0*g.s - g.p + v*g.d
+						sgemm.DotLanes8(i1-i0, j1-j0, xp[8*x0:], 8*g.s*g.w, 8*g.s, gp[8*(i0*g.ow+j0):], 8*g.ow, &acc)
+					}
+					for _, a := range acc {
+						ker[u*g.k+v] += a
+					}
+				}
+			}
+		}
+		for b := b0; b < g.b; b++ {
+			dwBwdWImage(x, gy, ker, g, b*g.c+c)
 		}
 	}
 }

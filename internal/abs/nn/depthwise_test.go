@@ -180,3 +180,55 @@ func TestGradPointwise(t *testing.T) {
 		return Pointwise(in[0], in[1])
 	}, randDense(rng, 3, 2, 3, 2), randDense(rng, 4, 2, 1, 1))
 }
+
+// TestDwBwdW8SameBits checks that the float32 kernel gradient taken 8 images at a time
+// (dwBwdW8Range) has the bits of the scalar loop over the images one by one (dwBwdWRange), on
+// batches that are and are not multiples of 8, strides 1 and 2, dilations 1 and 2, kernels 3 and 5
+// and paddings that leave whole taps outside small images; and that its numbers are right, against
+// a float64 sum.
+func TestDwBwdW8SameBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 15))
+	for _, c := range []struct{ b, c, h, w, k, s, p, d int }{
+		{8, 3, 6, 7, 3, 1, 1, 1}, {9, 2, 5, 5, 3, 2, 1, 1}, {16, 2, 8, 6, 5, 1, 4, 2},
+		{21, 3, 7, 9, 5, 2, 2, 1}, {8, 1, 2, 3, 5, 1, 4, 2}, {17, 4, 4, 4, 3, 1, 0, 1},
+	} {
+		g := dwGeom{c.b, c.c, c.h, c.w, c.k, c.s, c.p, c.d, convOut(c.h, c.k, c.s, c.p, c.d), convOut(c.w, c.k, c.s, c.p, c.d)}
+		x := make([]float32, g.b*g.c*g.h*g.w)
+		gy := make([]float32, g.b*g.c*g.oh*g.ow)
+		for i := range x {
+			x[i] = float32(r.NormFloat64() * math.Pow(10, float64(r.IntN(7)-3)))
+		}
+		for i := range gy {
+			gy[i] = float32(r.NormFloat64())
+		}
+		want := make([]float32, g.c*g.k*g.k)
+		dwBwdWRange(x, gy, want, g, 0, g.c)
+		got := dwBwdW(x, gy, g)
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%+v: gw[%d] = %v, scalar loop %v", c, i, got[i], want[i])
+			}
+		}
+		for ch := 0; ch < g.c; ch++ {
+			for u := 0; u < g.k; u++ {
+				for v := 0; v < g.k; v++ {
+					var sum, mag float64
+					for b := 0; b < g.b; b++ {
+						for i := 0; i < g.oh; i++ {
+							for j := 0; j < g.ow; j++ {
+								y, xx := i*g.s-g.p+u*g.d, j*g.s-g.p+v*g.d
+								if y >= 0 && y < g.h && xx >= 0 && xx < g.w {
+									p := float64(x[((b*g.c+ch)*g.h+y)*g.w+xx]) * float64(gy[((b*g.c+ch)*g.oh+i)*g.ow+j])
+									sum, mag = sum+p, mag+math.Abs(p)
+								}
+							}
+						}
+					}
+					if d := math.Abs(float64(got[(ch*g.k+u)*g.k+v]) - sum); d > 1e-5*mag+1e-30 {
+						t.Fatalf("%+v: gw[%d,%d,%d] = %v, float64 sum %v", c, ch, u, v, got[(ch*g.k+u)*g.k+v], sum)
+					}
+				}
+			}
+		}
+	}
+}

@@ -155,6 +155,47 @@ func MaskPositive(x, g []float32) {
 	}
 }
 
+// Interleave8 sets dst[8p+l] = src[l·lds+p] for p < n and l < 8: 8 rows of n values (row stride
+// lds) into n groups of 8, row l in lane l. DotLanes8 reads its operands in that layout.
+func Interleave8(n int, src []float32, lds int, dst []float32) {
+	if n <= 0 {
+		return
+	}
+	_, _ = src[7*lds+n-1], dst[8*n-1]
+	for p := transpose8(n, src, lds, dst, 8); p < n; p++ {
+		for l := 0; l < 8; l++ {
+			dst[8*p+l] = src[l*lds+p]
+		}
+	}
+}
+
+// DotLanes8 adds to each lane l < 8 of acc the sum over r < rows and j < n, in that order, of
+// x[r·ldx + j·incx + l]·g[r·ldg + 8j + l]: 8 independent dot products, one per lane of two
+// interleaved operands (see Interleave8). Each product is rounded before the sum, exactly as the
+// Go loop acc[l] += x·g computes it, lane by lane; the AVX2 path multiplies and adds 8 lanes at a
+// time in separate instructions (no fused multiply-add), so both give the same bits. The
+// depthwise convolutions' kernel gradient runs 8 images at a time through it.
+func DotLanes8(rows, n int, x []float32, ldx, incx int, g []float32, ldg int, acc *[8]float32) {
+	if rows <= 0 || n <= 0 {
+		return
+	}
+	_ = x[(rows-1)*ldx+(n-1)*incx+7]
+	_ = g[(rows-1)*ldg+8*n-1]
+	if dotLanes8Vec(rows, n, x, ldx, incx, g, ldg, acc) {
+		return
+	}
+	a := *acc
+	for r := 0; r < rows; r++ {
+		for j := 0; j < n; j++ {
+			xs, gs := x[r*ldx+j*incx:r*ldx+j*incx+8], g[r*ldg+8*j:r*ldg+8*j+8]
+			for l := range a {
+				a[l] += xs[l] * gs[l]
+			}
+		}
+	}
+	*acc = a
+}
+
 // check panics, as a BLAS does, when the arguments do not describe matrices inside the slices.
 func check(tA, tB bool, m, n, k, la, lda, lb, ldb, lc, ldc int) {
 	if m < 0 || n < 0 || k < 0 {

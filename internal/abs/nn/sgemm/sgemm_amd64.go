@@ -110,3 +110,18 @@ func maskMulVec(x, g, y []float32) int {
 	maskMul8(n8, &x[0], &g[0], &y[0])
 	return n8
 }
+
+// dotLanes8 is DotLanes8's loop: acc[l] += x[r·ldx+j·incx+l]·g[r·ldg+8j+l] for r < rows, j < n
+// (both at least 1), a VMULPS then a VADDPS per step.
+//
+//go:noescape
+func dotLanes8(rows, n int, x *float32, ldx, incx int, gp *float32, ldg int, acc *[8]float32)
+
+// dotLanes8Vec is DotLanes8 through the assembly; it reports false where there is none.
+func dotLanes8Vec(rows, n int, x []float32, ldx, incx int, g []float32, ldg int, acc *[8]float32) bool {
+	if !useAsm {
+		return false
+	}
+	dotLanes8(rows, n, &x[0], ldx, incx, &g[0], ldg, acc)
+	return true
+}

@@ -291,3 +291,40 @@ posloop:
 posdone:
 	VZEROUPPER
 	RET
+
+// func dotLanes8(rows, n int, x *float32, ldx, incx int, gp *float32, ldg int, acc *[8]float32)
+// acc[l] += x[r·ldx+j·incx+l]·g[r·ldg+8j+l] for r < rows, j < n (both at least 1), in increasing r
+// then j: one VMULPS and one VADDPS per step (no fused multiply-add), as Go's loop computes each
+// lane.
+TEXT ·dotLanes8(SB), NOSPLIT, $0-64
+	MOVQ rows+0(FP), R8
+	MOVQ n+8(FP), CX
+	MOVQ x+16(FP), SI
+	MOVQ ldx+24(FP), R9
+	SHLQ $2, R9
+	MOVQ incx+32(FP), R11
+	SHLQ $2, R11
+	MOVQ gp+40(FP), DI
+	MOVQ ldg+48(FP), R10
+	SHLQ $2, R10
+	MOVQ acc+56(FP), DX
+	VMOVUPS (DX), Y0
+lanesrow:
+	MOVQ SI, AX
+	MOVQ DI, BX
+	MOVQ CX, R12
+lanescol:
+	VMOVUPS (AX), Y1
+	VMULPS (BX), Y1, Y1
+	VADDPS Y1, Y0, Y0
+	ADDQ R11, AX
+	ADDQ $32, BX
+	DECQ R12
+	JNE lanescol
+	ADDQ R9, SI
+	ADDQ R10, DI
+	DECQ R8
+	JNE lanesrow
+	VMOVUPS Y0, (DX)
+	VZEROUPPER
+	RET

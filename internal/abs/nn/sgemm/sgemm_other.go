@@ -25,3 +25,8 @@ func maskMulVec(x, g, y []float32) int { return 0 }
 
 // maskPositiveVec does nothing without the assembly: MaskPositive's loop does all the values.
 func maskPositiveVec(x, g []float32) int { return 0 }
+
+// dotLanes8Vec does nothing without the assembly: DotLanes8's loop does all the values.
+func dotLanes8Vec(rows, n int, x []float32, ldx, incx int, g []float32, ldg int, acc *[8]float32) bool {
+	return false
+}

@@ -370,3 +370,81 @@ func TestMaskPositiveExact(t *testing.T) {
 		}
 	}
 }
+
+// TestInterleave8 checks Interleave8 against its definition on every length from 0 to 40 (the
+// 8×8 transposes and every tail), with gaps between the source rows; dst past 8n stays as it was.
+func TestInterleave8(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	for n := 0; n <= 40; n++ {
+		lds := n + r.IntN(5)
+		src := make([]float32, 7*lds+n)
+		for i := range src {
+			src[i] = float32(r.NormFloat64())
+		}
+		dst := make([]float32, 8*n+3)
+		for i := range dst {
+			dst[i] = float32(i)
+		}
+		want := append([]float32(nil), dst...)
+		for p := 0; p < n; p++ {
+			for l := 0; l < 8; l++ {
+				want[8*p+l] = src[l*lds+p]
+			}
+		}
+		Interleave8(n, src, lds, dst)
+		for i := range dst {
+			if math.Float32bits(dst[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("n=%d lds=%d: dst[%d] = %v, want %v (%s)", n, lds, i, dst[i], want[i], Kernel())
+			}
+		}
+	}
+}
+
+// TestDotLanes8Exact checks DotLanes8 against the scalar Go loop, lane by lane, to the bit: 1 to
+// 3 rows of 1 to 20 steps, column steps of one and two groups (a stride-2 convolution), row
+// strides with gaps, a starting acc that is not zero, and values spread over many magnitudes (with
+// some ±0, ±Inf and NaN in x) so that a fused multiply-add or another order of the sum would round
+// differently. A NaN matches any NaN.
+func TestDotLanes8Exact(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}
+	for rows := 1; rows <= 3; rows++ {
+		for n := 1; n <= 20; n++ {
+			for _, inc := range []int{8, 16} {
+				ldx, ldg := (n-1)*inc+8+8*r.IntN(3), 8*n+8*r.IntN(3)
+				x := make([]float32, (rows-1)*ldx+(n-1)*inc+8)
+				g := make([]float32, (rows-1)*ldg+8*n)
+				for i := range x {
+					x[i] = float32(r.NormFloat64() * math.Pow(10, float64(r.IntN(9)-4)))
+					if r.IntN(50) == 0 {
+						x[i] = special[r.IntN(len(special))]
+					}
+				}
+				for i := range g {
+					g[i] = float32(r.NormFloat64() * math.Pow(10, float64(r.IntN(9)-4)))
+				}
+				var acc, want [8]float32
+				for l := range acc {
+					acc[l] = float32(r.NormFloat64())
+				}
+				want = acc
+				for l := range want {
+					for row := 0; row < rows; row++ {
+						for j := 0; j < n; j++ {
+							want[l] += x[row*ldx+j*inc+l] * g[row*ldg+8*j+l]
+						}
+					}
+				}
+				DotLanes8(rows, n, x, ldx, inc, g, ldg, &acc)
+				for l := range acc {
+					// Any NaN for a NaN: which operand's payload a NaN sum carries depends on the
+					// order the compiler puts them in, and training stops at the first NaN.
+					bothNaN := acc[l] != acc[l] && want[l] != want[l]
+					if math.Float32bits(acc[l]) != math.Float32bits(want[l]) && !bothNaN {
+						t.Fatalf("rows=%d n=%d inc=%d: lane %d = %v, want %v (%s)", rows, n, inc, l, acc[l], want[l], Kernel())
+					}
+				}
+			}
+		}
+	}
+}
