@@ -271,7 +271,7 @@ mkimg docker.io/library/abs:0.1.0 abs.tar abs docker.io/library/abs:0.1.0 "$BIN/
 # watch-list stream, which needs etcd to report watch progress, and Debian's etcd 3.4 cannot. Such
 # watches (Argo's informers make them) then end at once with "the required storage feature
 # RequestWatchProgress is disabled", and the controller saw a finished pod only at its next
-# re-list: about 30 s per step.
+# re-list: about 40 s per step.
 start kube-apiserver "$K8S/kube-apiserver" \
 	--advertise-address="$NODE_IP" --bind-address="$NODE_IP" --secure-port="$APISERVER_PORT" \
 	--etcd-servers="http://127.0.0.1:$ETCD_PORT" \

@@ -92,9 +92,8 @@ func axpyRows[T float](rows, n int, a T, x []T, ldx int, y []T, ldy int) {
 // tapRows returns, for stride 1, the output rows [i0, i1) that tap (u, v) reads inside the image
 // (0 ≤ i − p + u·d < h) and the index in the image of the pixel that output (i0, j0) reads.
 func (g dwGeom) tapRows(u, v, j0 int) (i0, i1, x0 int) {
-	off := u*g.d - g.p
-	i0, i1 = max(0, -off), min(g.oh, g.h-off)
-	return i0, i1, (i0+off)*g.w + j0 - g.p + v*g.d
+	i0, i1 = g.rows(u)
+	return i0, i1, (i0+u*g.d-g.p)*g.w + j0 - g.p + v*g.d
 }
 
 // dwBwdX is the adjoint of dwFwd in x: gx[b,c,y,x] = Σ over the outputs (i,j) and taps (u,v) that
