@@ -32,4 +32,5 @@ func init() {
 		blas32.Implementation().Sgemm(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
 	}
 	sgemm32On1 = sgemm32
+	sgemmRows32 = nil
 }

@@ -394,6 +394,57 @@ var (
 	}
 )
 
+// sgemmRows32 multiplies float32 matrices by a B gathered from rows (sgemm.SgemmRows, which
+// reports false where it has no micro-kernel); the openblas build sets it to nil.
+var sgemmRows32 = sgemm.SgemmRows
+
+// gatherValues bounds the scratch B that gemmRows gathers when it has no kernel for the rows.
+const gatherValues = 1 << 21
+
+// gemmRows computes C = op(A)·B + beta·C, op(A) m×k, where row p of B (k×n) is b[rows[p]:][:n]:
+// float32 through sgemmRows32 where it has its kernel; otherwise it copies the rows into a
+// scratch B, a block of rows at a time, and multiplies each block with gemm onto the blocks
+// before it. Both keep each element's sum in increasing p.
+func gemmRows[T float](tA bool, m, n, k int, a []T, lda int, b []T, rows []int, beta T, c []T, ldc int) {
+	if av, ok := any(a).([]float32); ok && sgemmRows32 != nil &&
+		sgemmRows32(tA, m, n, k, av, lda, any(b).([]float32), rows, float32(beta), any(c).([]float32), ldc) {
+		return
+	}
+	if d, ok := stride(rows[:k]); ok && d >= n { // an ordinary matrix: no copy
+		gemm(tA, false, m, n, k, a, lda, b[rows[0]:], max(1, d), beta, c, ldc)
+		return
+	}
+	blk := max(1, min(k, gatherValues/max(1, n)))
+	buf := getScratch[T](blk * n)
+	for p0 := 0; p0 < k || p0 == 0; p0 += blk {
+		kb := min(blk, k-p0)
+		for p := range kb {
+			copy(buf[p*n:(p+1)*n], b[rows[p0+p]:][:n])
+		}
+		ap := a[p0:]
+		if tA {
+			ap = a[p0*lda:]
+		}
+		gemm(tA, false, m, n, kb, ap, lda, buf, max(1, n), beta, c, ldc)
+		beta = 1
+	}
+	putScratch(buf)
+}
+
+// stride reports whether rows (at least one) are evenly spaced, and their spacing.
+func stride(rows []int) (int, bool) {
+	if len(rows) < 2 {
+		return 0, len(rows) == 1
+	}
+	d := rows[1] - rows[0]
+	for p := 2; p < len(rows); p++ {
+		if rows[p]-rows[p-1] != d {
+			return 0, false
+		}
+	}
+	return d, true
+}
+
 // gemm computes C = op(A)·op(B) + beta·C for row-major matrices, op(A) m×k and op(B) k×n: float32
 // through sgemm32, float64 (the gradient checks) through the BLAS registered in blas64.
 func gemm[T float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {

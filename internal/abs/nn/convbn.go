@@ -136,8 +136,8 @@ func bnFromGrid[T float](s shiftGrid, yp []T, o int, bn *convBN, y []T) {
 }
 
 // bnGradGrid writes the gradient with respect to the convolution result, from the normalised
-// output z and its gradient gz (B×O×H×W), onto the grid of s in gp (o rows of length L, zero at the
-// padding positions).
+// output z and its gradient gz (B×O×H×W), onto the grid of s in gp: o rows of length ld with the
+// grid at offset m, as pad lays them out, zero at the padding positions and in the margins.
 func bnGradGrid[T float](s shiftGrid, z, gz []T, o int, bn *convBN, gp []T) {
 	hw := s.h * s.w
 	n := float64(s.b * hw)
@@ -148,7 +148,7 @@ func bnGradGrid[T float](s shiftGrid, z, gz []T, o int, bn *convBN, gp []T) {
 // any core.
 func bnGradGridRange[T float](s shiftGrid, z, gz []T, o int, bn *convBN, gp []T, n float64, c0, c1 int) {
 	hw := s.h * s.w
-	clear(gp[c0*s.l : c1*s.l])
+	clear(gp[c0*s.ld : c1*s.ld])
 	for ch := c0; ch < c1; ch++ {
 		var mg, mgz T
 		if bn.mode != BNEval {
@@ -166,7 +166,7 @@ func bnGradGridRange[T float](s shiftGrid, z, gz []T, o int, bn *convBN, gp []T,
 		iv := T(bn.inv[ch])
 		for img := 0; img < s.b; img++ {
 			o0 := (img*o + ch) * hw
-			grid := gp[ch*s.l+img*s.hp*s.wp:]
+			grid := gp[ch*s.ld+s.m+img*s.hp*s.wp:]
 			for yy := 0; yy < s.h; yy++ {
 				d := grid[(yy+s.p)*s.wp+s.p:][:s.w]
 				zs := z[o0+yy*s.w:][:s.w]

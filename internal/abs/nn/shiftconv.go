@@ -18,11 +18,14 @@ import (
 //	Ypad = Σ_{u,v} W_uv · shift_uv(Xpad),   W_uv[o,c] = w[o,c,u,v],
 //
 // computed on every grid position; the outputs at the padding positions mix neighbouring images
-// and are dropped. The forward pass and the weight gradient stack the k horizontal shifts of each
-// channel (k contiguous copies, shiftCols) and leave the vertical shift u, a whole number of padded
-// rows, to the offset of k matrix multiplies with C·k inner dimension. The gradients use the output
-// gradient placed on the grid, zero at its padding positions: ∂L/∂W_uv = Gpad·shift_uv(Xpad)ᵀ and
-// shift_uv(∂L/∂Xpad) += W_uvᵀ·Gpad (k² multiplies accumulating into the padded input gradient).
+// and are dropped. So the forward pass is one matrix multiply with K = k²·C whose B rows are the
+// rows of Xpad at the taps' offsets, read in place (gemmRows; no im2col copy). The gradients use
+// the output gradient placed on the same padded layout, zero at its padding positions and margins:
+// the input gradient is likewise one multiply, ∂L/∂Xpad = Σ_{u,v} W_uvᵀ·shift_−uv(Gpad), over the
+// rows of Gpad at the opposite offsets, and the weight gradient ∂L/∂W_uv = Gpad·shift_uv(Xpad)ᵀ
+// stacks the k horizontal shifts of each channel (k contiguous copies, shiftCols) and leaves the
+// vertical shift u, a whole number of padded rows, to the offset of k matrix multiplies with C·k
+// inner dimension.
 
 // same reports whether the convolution keeps the image size at stride 1.
 func (g convGeom) same() bool { return g.s == 1 && 2*g.p == g.k-1 }
@@ -127,24 +130,11 @@ func shiftFwd[T float](g convGeom, cc *convCache, xd, wd *tensor.Dense, bn *conv
 	xp := getScratch[T](c * s.ld)
 	pad(s, slice[T](xd), c, s.ld, s.m, g.relu, xp)
 	yp := getScratch[T](o * s.l)
-	if g.k == 1 {
-		gemm(false, false, o, s.l, c, slice[T](wd), c, xp, s.ld, 0, yp, s.l)
-		cc.putX(xp)
-	} else {
-		col, ld := shiftCols(g, s, xp, c)
-		putScratch(xp)
-		wr := rowWeights(slice[T](wd), o, c, g.k)
-		kc := c * g.k
-		for u := 0; u < g.k; u++ {
-			beta := T(1)
-			if u == 0 {
-				beta = 0
-			}
-			gemm(false, false, o, s.l, kc, wr[u*o*kc:], kc, col[u*s.wp:], ld, beta, yp, s.l)
-		}
-		putScratch(wr)
-		cc.putX(col)
-	}
+	wr := rowWeights(slice[T](wd), o, c, g.k)
+	kk := c * g.k * g.k
+	gemmRows(false, o, s.l, kk, wr, kk, xp, s.fwdRows(c, g.k), 0, yp, s.l)
+	putScratch(wr)
+	cc.putX(xp)
 	out, y := newDenseFull[T](b, o, h, w)
 	if bn != nil {
 		bnFromGrid(s, yp, o, bn, y)
@@ -153,6 +143,37 @@ func shiftFwd[T float](g convGeom, cc *convCache, xd, wd *tensor.Dense, bn *conv
 	}
 	putScratch(yp)
 	return out
+}
+
+// fwdRows are the offsets into the padded input (c rows of length ld) of the forward multiply's B
+// rows, in the order (u, c, v): row u·C·k + c·k + v is channel c shifted for tap (u,v), at
+// c·ld + off(u,v) (= c·ld + u·(W+p) + v), so that its column j pairs with grid position j.
+func (s shiftGrid) fwdRows(c, k int) []int {
+	rows := make([]int, 0, k*c*k)
+	for u := 0; u < k; u++ {
+		for ch := 0; ch < c; ch++ {
+			for v := 0; v < k; v++ {
+				rows = append(rows, ch*s.ld+s.off(u, v))
+			}
+		}
+	}
+	return rows
+}
+
+// gradRows are the offsets into the padded output gradient (o rows of length ld, the grid at m) of
+// the input-gradient multiply's B rows, in the order (u, v, o): the gradient at grid position q
+// takes tap (u,v)'s weights times the output gradient at q − (off(u,v) − m), so with the result's
+// column j at grid position j, row (u·k+v)·O + o is at o·ld + m + m − off(u,v).
+func (s shiftGrid) gradRows(o, k int) []int {
+	rows := make([]int, 0, k*k*o)
+	for u := 0; u < k; u++ {
+		for v := 0; v < k; v++ {
+			for oc := 0; oc < o; oc++ {
+				rows = append(rows, oc*s.ld+2*s.m-s.off(u, v))
+			}
+		}
+	}
+	return rows
 }
 
 // shiftCols returns the (C·k)×(L+2p·(W+2p)) matrix whose row c·k+v is channel c of the padded
@@ -172,14 +193,14 @@ func shiftCols[T float](g convGeom, s shiftGrid, xp []T, c int) ([]T, int) {
 	return col, ld
 }
 
-// rowWeights returns w (O×C×k×k) as k matrices O×(C·k), one per kernel row u:
-// out[u·O·C·k + o·C·k + c·k + v] = w[o,c,u,v].
+// rowWeights returns w (O×C×k×k) as one matrix O×(k·C·k) in the forward multiply's order
+// (u, c, v): out[o·k·C·k + u·C·k + c·k + v] = w[o,c,u,v].
 func rowWeights[T float](w []T, o, c, k int) []T {
 	out := getScratch[T](len(w))
 	for oc := 0; oc < o; oc++ {
 		for ch := 0; ch < c; ch++ {
 			for u := 0; u < k; u++ {
-				copy(out[u*o*c*k+oc*c*k+ch*k:][:k], w[((oc*c+ch)*k+u)*k:][:k])
+				copy(out[oc*k*c*k+u*c*k+ch*k:][:k], w[((oc*c+ch)*k+u)*k:][:k])
 			}
 		}
 	}
@@ -193,12 +214,8 @@ func shiftGradX[T float](g convGeom, cc *convCache, xd, wd, gyd, zd *tensor.Dens
 	gp, shared := prepGy[T](s, cc, gyd, zd, o, bn)
 	wt := tapWeights(slice[T](wd), o, c, g.k)
 	dxp := getScratch[T](c * s.ld)
-	clear(dxp)
-	for u := 0; u < g.k; u++ {
-		for v := 0; v < g.k; v++ {
-			gemm(true, false, c, s.l, o, wt[(u*g.k+v)*o*c:], c, gp, s.l, 1, dxp[s.off(u, v):], s.ld)
-		}
-	}
+	// Only the grid's positions: unpad reads no margin.
+	gemmRows(true, c, s.l, g.k*g.k*o, wt, c, gp, s.gradRows(o, g.k), 0, dxp[s.m:], s.ld)
 	cc.doneGy(gp, shared)
 	putScratch(wt)
 	out, dx := newDenseFull[T](b, c, h, w)
@@ -216,28 +233,26 @@ func shiftGradW[T float](g convGeom, cc *convCache, xd, wd, gyd, zd *tensor.Dens
 	o := wd.Shape()[0]
 	s := newShiftGrid(b, h, w, g.p)
 	col := takeX[T](cc)
+	if col == nil {
+		col = getScratch[T](c * s.ld)
+		pad(s, slice[T](xd), c, s.ld, s.m, g.relu, col)
+	}
 	ld := s.ld
 	if g.k > 1 {
-		ld = s.l + 2*g.p*s.wp
-	}
-	if col == nil {
-		xp := getScratch[T](c * s.ld)
-		pad(s, slice[T](xd), c, s.ld, s.m, g.relu, xp)
-		col = xp
-		if g.k > 1 {
-			col, _ = shiftCols(g, s, xp, c)
-			putScratch(xp)
-		}
+		xp := col
+		col, ld = shiftCols(g, s, xp, c)
+		putScratch(xp)
 	}
 	gp, shared := prepGy[T](s, cc, gyd, zd, o, bn)
+	gm := gp[s.m:] // the grid's positions of the output gradient, rows of ld
 	out, dw := newDenseFull[T](o, c, g.k, g.k)
 	if g.k == 1 {
-		gemm(false, true, o, c, s.l, gp, s.l, col, ld, 0, dw, c)
+		gemm(false, true, o, c, s.l, gm, s.ld, col, ld, 0, dw, c)
 	} else {
 		kc := c * g.k
 		dwr := getScratch[T](g.k * o * kc)
 		for u := 0; u < g.k; u++ {
-			gemm(false, true, o, kc, s.l, gp, s.l, col[u*s.wp:], ld, 0, dwr[u*o*kc:], kc)
+			gemm(false, true, o, kc, s.l, gm, s.ld, col[u*s.wp:], ld, 0, dwr[u*o*kc:], kc)
 		}
 		for oc := 0; oc < o; oc++ {
 			for ch := 0; ch < c; ch++ {
@@ -269,17 +284,17 @@ func reluMask[T float](g, x []T) {
 	}
 }
 
-// prepGy returns the output gradient on the grid (o rows of length L, zero at the padding
-// positions), prepared by this run's other gradient op if it ran first. With bn it is the
+// prepGy returns the output gradient on the padded layout of the input (o rows of length ld, the
+// grid at m, zero at the padding positions and in the margins), prepared by this run's other gradient op if it ran first. With bn it is the
 // gradient with respect to the convolution's output, through the batch norm, from the gradient
 // gyd with respect to the normalised output zd.
 func prepGy[T float](s shiftGrid, cc *convCache, gyd, zd *tensor.Dense, o int, bn *convBN) ([]T, bool) {
 	if gp, shared := takeGy[T](cc); shared {
 		return gp, true
 	}
-	gp := getScratch[T](o * s.l)
+	gp := getScratch[T](o * s.ld)
 	if bn == nil {
-		pad(s, slice[T](gyd), o, s.l, 0, false, gp)
+		pad(s, slice[T](gyd), o, s.ld, s.m, false, gp)
 	} else {
 		bnGradGrid(s, slice[T](zd), slice[T](gyd), o, bn, gp)
 	}

@@ -30,7 +30,18 @@ const (
 	kc = 256
 	mc = 96  // a multiple of mr
 	nc = 768 // a multiple of nr
+
+	// shortK is the longest k block whose tiles run along C's rows.
+	shortK = 64
 )
+
+// packedRows are the row offsets of a packed sliver of B: row p at p·nr.
+var packedRows = func() (r [kc]int) {
+	for p := range r {
+		r[p] = p * nr
+	}
+	return r
+}()
 
 // parallelFlops is the work (m·n·k) from which a multiply is spread over goroutines; below it the
 // start-up of the goroutines costs more than it saves. It is a constant, so it never changes bits.
@@ -79,13 +90,47 @@ func SgemmThreads(threads int, tA, tB bool, m, n, k int, a []float32, lda int, b
 		fallback(tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	if beta != 1 {
-		scale(m, n, beta, c, ldc)
+	run(threads, geometry{tA: tA, tB: tB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc}, beta)
+}
+
+// SgemmRows is Sgemm with B (k×n, not transposed) gathered from rows anywhere in b: row p of B is
+// b[rows[p]:][:n]. A convolution multiplies its weights by the shifted rows of a padded image this
+// way, with no copy of them. Each element's sum runs in increasing p, exactly as Sgemm's does on
+// the same B, and the result does not depend on the thread count. It reports false, computing
+// nothing, where the package has no micro-kernel (the purego build, other CPUs); the caller then
+// gathers the rows itself.
+func SgemmRows(tA bool, m, n, k int, a []float32, lda int, b []float32, rows []int, beta float32, c []float32, ldc int) bool {
+	if !useAsm {
+		return false
 	}
-	if threads < 1 || int64(m)*int64(n)*int64(k) < parallelFlops {
+	check(tA, false, m, n, k, len(a), lda, -1, 0, len(c), ldc)
+	if len(rows) < k {
+		panic(fmt.Sprintf("sgemm: %d row offsets for a B of %d rows", len(rows), k))
+	}
+	for p, r := range rows[:k] {
+		if r < 0 || r+n > len(b) {
+			panic(fmt.Sprintf("sgemm: B's row %d at %d: %d values from there, b has %d", p, r, n, len(b)))
+		}
+	}
+	if m == 0 || n == 0 {
+		return true
+	}
+	if k == 0 {
+		scale(m, n, beta, c, ldc)
+		return true
+	}
+	run(runtime.GOMAXPROCS(0), geometry{tA: tA, m: m, n: n, k: k, a: a, lda: lda, b: b, rows: rows[:k], c: c, ldc: ldc}, beta)
+	return true
+}
+
+// run computes the multiply g on at most threads goroutines, after C = beta·C.
+func run(threads int, g geometry, beta float32) {
+	if beta != 1 {
+		scale(g.m, g.n, beta, g.c, g.ldc)
+	}
+	if threads < 1 || int64(g.m)*int64(g.n)*int64(g.k) < parallelFlops {
 		threads = 1
 	}
-	g := geometry{tA: tA, tB: tB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc}
 	g.split(threads)
 	units := g.units()
 	threads = min(threads, units)
@@ -196,7 +241,8 @@ func DotLanes8(rows, n int, x []float32, ldx, incx int, g []float32, ldg int, ac
 	*acc = a
 }
 
-// check panics, as a BLAS does, when the arguments do not describe matrices inside the slices.
+// check panics, as a BLAS does, when the arguments do not describe matrices inside the slices
+// (B's only when lb ≥ 0).
 func check(tA, tB bool, m, n, k, la, lda, lb, ldb, lc, ldc int) {
 	if m < 0 || n < 0 || k < 0 {
 		panic(fmt.Sprintf("sgemm: negative dimension m=%d n=%d k=%d", m, n, k))
@@ -218,7 +264,9 @@ func check(tA, tB bool, m, n, k, la, lda, lb, ldb, lc, ldc int) {
 		}
 	}
 	need("A", ra, ca, lda, la)
-	need("B", rb, cb, ldb, lb)
+	if lb >= 0 { // SgemmRows checks its rows itself
+		need("B", rb, cb, ldb, lb)
+	}
 	need("C", m, n, ldc, lc)
 }
 
@@ -248,7 +296,8 @@ type geometry struct {
 	ldb     int
 	c       []float32
 	ldc     int
-	bm, bn  int // unit size: multiples of mr and nr, at most mc and nc
+	rows    []int // B's row offsets in b (not transposed), or nil: row p at p·ldb
+	bm, bn  int   // unit size: multiples of mr and nr, at most mc and nc
 }
 
 // split picks the unit size: mc×nc, halved (columns first) until there are at least two units
@@ -274,6 +323,7 @@ func (g *geometry) units() int { return g.rowBlocks() * ((g.n + g.bn - 1) / g.bn
 type work struct {
 	ap   []float32 // packed A block: mc/mr slivers of kc×mr
 	bp   []float32 // packed B block: nc/nr slivers of kc×nr
+	rt   [kc]int   // row offsets of a B read in place, for one k block
 	tile [mr * nr]float32
 }
 
@@ -285,51 +335,78 @@ func getWork() *work  { return pool.Get().(*work) }
 func putWork(w *work) { pool.Put(w) }
 
 // unit computes block u of C: C[i0:i0+mb, j0:j0+nb] += op(A)[i0:, :]·op(B)[:, j0:], its k sum in
-// blocks of kc in increasing order. B is read in place when it is not transposed (full slivers),
-// and packed otherwise.
+// blocks of kc in increasing order. B is read in place when it is not transposed (full slivers,
+// their rows through a table of offsets), and packed otherwise. With a short k sum the tiles run
+// along C's rows (4 rows of C streamed at a time, the block of B from cache), else down its
+// columns (a sliver of B from L1 for every row of the block).
 func (g *geometry) unit(w *work, u int) {
 	rb := g.rowBlocks()
 	i0, j0 := (u%rb)*g.bm, (u/rb)*g.bn
 	mb, nb := min(g.bm, g.m-i0), min(g.bn, g.n-j0)
+	full := nb / nr * nr // the columns of the full slivers
 	for p0 := 0; p0 < g.k; p0 += kc {
 		kb := min(kc, g.k-p0)
 		g.packA(w.ap, i0, p0, mb, kb)
+		top := 0
 		if g.tB {
 			g.packB(w.bp, p0, j0, kb, nb)
+		} else {
+			for p := range kb {
+				r := g.brow(p0 + p)
+				w.rt[p] = r
+				top = max(top, r)
+			}
+			if full < nb { // the last, partial sliver of a B read in place
+				g.packB(w.bp[(full/nr)*kc*nr:], p0, j0+full, kb, nb-full)
+			}
+		}
+		tile := func(ir, jr int) {
+			bs, rows, bt := w.bp[(jr/nr)*kc*nr:], packedRows[:], (kb-1)*nr
+			// The first row of tiles fetches each sliver read in place from memory; the next
+			// sliver's prefetch pays off there, and only there.
+			inPlace := !g.tB && jr < full
+			if inPlace {
+				bs, rows, bt = g.b[j0+jr:], w.rt[:], top
+			}
+			as := w.ap[(ir/mr)*kc*mr:]
+			mw, nw := min(mr, mb-ir), min(nr, nb-jr)
+			ci := (i0+ir)*g.ldc + j0 + jr
+			if mw == mr && nw == nr {
+				kernel(kb, as, bs, rows, bt, inPlace && ir == 0, g.c[ci:], g.ldc)
+				return
+			}
+			// An edge tile: through a full-size tile, then back into C's valid part.
+			t := w.tile[:]
+			for i := 0; i < mw; i++ {
+				copy(t[i*nr:i*nr+nw], g.c[ci+i*g.ldc:ci+i*g.ldc+nw])
+			}
+			kernel(kb, as, bs, rows, bt, inPlace && ir == 0, t, nr)
+			for i := 0; i < mw; i++ {
+				copy(g.c[ci+i*g.ldc:ci+i*g.ldc+nw], t[i*nr:i*nr+nw])
+			}
+		}
+		if kb <= shortK {
+			for ir := 0; ir < mb; ir += mr {
+				for jr := 0; jr < nb; jr += nr {
+					tile(ir, jr)
+				}
+			}
+			continue
 		}
 		for jr := 0; jr < nb; jr += nr {
-			nw := min(nr, nb-jr)
-			var bs []float32
-			ldb := nr
-			switch {
-			case g.tB:
-				bs = w.bp[(jr/nr)*kc*nr:]
-			case nw == nr:
-				bs, ldb = g.b[p0*g.ldb+j0+jr:], g.ldb
-			default: // the last, partial sliver of a B read in place
-				g.packB(w.bp, p0, j0+jr, kb, nw)
-				bs = w.bp
-			}
 			for ir := 0; ir < mb; ir += mr {
-				as := w.ap[(ir/mr)*kc*mr:]
-				mw := min(mr, mb-ir)
-				ci := (i0+ir)*g.ldc + j0 + jr
-				if mw == mr && nw == nr {
-					kernel(kb, as, bs, ldb, g.c[ci:], g.ldc)
-					continue
-				}
-				// An edge tile: through a full-size tile, then back into C's valid part.
-				t := w.tile[:]
-				for i := 0; i < mw; i++ {
-					copy(t[i*nr:i*nr+nw], g.c[ci+i*g.ldc:ci+i*g.ldc+nw])
-				}
-				kernel(kb, as, bs, ldb, t, nr)
-				for i := 0; i < mw; i++ {
-					copy(g.c[ci+i*g.ldc:ci+i*g.ldc+nw], t[i*nr:i*nr+nw])
-				}
+				tile(ir, jr)
 			}
 		}
 	}
+}
+
+// brow is the offset in b of B's stored row r: row r of B (k×n) or, transposed, of Bᵀ (n×k).
+func (g *geometry) brow(r int) int {
+	if g.rows != nil {
+		return g.rows[r]
+	}
+	return r * g.ldb
 }
 
 // packA writes op(A)[i0:i0+mb, p0:p0+kb] as slivers of mr rows: sliver s holds, for p = 0..kb-1,
@@ -375,7 +452,7 @@ func (g *geometry) packB(bp []float32, p0, j0, kb, nb int) {
 		}
 		if !g.tB { // op(B)(p, j) = B[p][j]: nr contiguous values per p
 			for p := 0; p < kb; p++ {
-				src := g.b[(p0+p)*g.ldb+c0:]
+				src := g.b[g.brow(p0+p)+c0:]
 				copy(dst[p*nr:p*nr+cols], src[:cols])
 			}
 			continue

@@ -2,77 +2,105 @@
 
 #include "textflag.h"
 
-// func kern4x24(k int, a, b *float32, ldb int, c *float32, ldc int)
-// Y4..Y15 hold the 4×24 tile (three ymm per row), Y0..Y2 a row of b, Y3 a broadcast value of a.
-TEXT ·kern4x24(SB), NOSPLIT, $0-48
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ ldb+24(FP), R10
-	SHLQ $2, R10
-	MOVQ c+32(FP), DX
-	MOVQ ldc+40(FP), R8
+// The 4×24 micro-kernel: Y4..Y15 hold the tile (three ymm per row), Y0..Y2 a row of b (row p at
+// b + rows[p] values), Y3 a broadcast value of a.
+#define KERN_ARGS \
+	MOVQ k+0(FP), CX; \
+	MOVQ a+8(FP), SI; \
+	MOVQ b+16(FP), DI; \
+	MOVQ rows+24(FP), R11; \
+	MOVQ c+32(FP), DX; \
+	MOVQ ldc+40(FP), R8; \
 	SHLQ $2, R8
-	MOVQ DX, R9
-	VMOVUPS (R9), Y4
-	VMOVUPS 32(R9), Y5
-	VMOVUPS 64(R9), Y6
-	ADDQ R8, R9
-	VMOVUPS (R9), Y7
-	VMOVUPS 32(R9), Y8
-	VMOVUPS 64(R9), Y9
-	ADDQ R8, R9
-	VMOVUPS (R9), Y10
-	VMOVUPS 32(R9), Y11
-	VMOVUPS 64(R9), Y12
-	ADDQ R8, R9
-	VMOVUPS (R9), Y13
-	VMOVUPS 32(R9), Y14
-	VMOVUPS 64(R9), Y15
-	TESTQ CX, CX
-	JEQ store
-loop:
-	VMOVUPS (DI), Y0
-	VMOVUPS 32(DI), Y1
-	VMOVUPS 64(DI), Y2
-	VBROADCASTSS (SI), Y3
-	VFMADD231PS Y0, Y3, Y4
-	VFMADD231PS Y1, Y3, Y5
-	VFMADD231PS Y2, Y3, Y6
-	VBROADCASTSS 4(SI), Y3
-	VFMADD231PS Y0, Y3, Y7
-	VFMADD231PS Y1, Y3, Y8
-	VFMADD231PS Y2, Y3, Y9
-	VBROADCASTSS 8(SI), Y3
-	VFMADD231PS Y0, Y3, Y10
-	VFMADD231PS Y1, Y3, Y11
-	VFMADD231PS Y2, Y3, Y12
-	VBROADCASTSS 12(SI), Y3
-	VFMADD231PS Y0, Y3, Y13
-	VFMADD231PS Y1, Y3, Y14
-	VFMADD231PS Y2, Y3, Y15
-	ADDQ $16, SI
-	ADDQ R10, DI
-	DECQ CX
-	JNE loop
-store:
-	MOVQ DX, R9
-	VMOVUPS Y4, (R9)
-	VMOVUPS Y5, 32(R9)
-	VMOVUPS Y6, 64(R9)
-	ADDQ R8, R9
-	VMOVUPS Y7, (R9)
-	VMOVUPS Y8, 32(R9)
-	VMOVUPS Y9, 64(R9)
-	ADDQ R8, R9
-	VMOVUPS Y10, (R9)
-	VMOVUPS Y11, 32(R9)
-	VMOVUPS Y12, 64(R9)
-	ADDQ R8, R9
-	VMOVUPS Y13, (R9)
-	VMOVUPS Y14, 32(R9)
-	VMOVUPS Y15, 64(R9)
+
+#define KERN_ROW(ptr, r0, r1, r2) \
+	VMOVUPS (ptr), r0; \
+	VMOVUPS 32(ptr), r1; \
+	VMOVUPS 64(ptr), r2
+
+#define KERN_STORE_ROW(ptr, r0, r1, r2) \
+	VMOVUPS r0, (ptr); \
+	VMOVUPS r1, 32(ptr); \
+	VMOVUPS r2, 64(ptr)
+
+#define KERN_LOAD_C \
+	MOVQ DX, R9; \
+	KERN_ROW(R9, Y4, Y5, Y6); \
+	ADDQ R8, R9; \
+	KERN_ROW(R9, Y7, Y8, Y9); \
+	ADDQ R8, R9; \
+	KERN_ROW(R9, Y10, Y11, Y12); \
+	ADDQ R8, R9; \
+	KERN_ROW(R9, Y13, Y14, Y15)
+
+#define KERN_STORE_C \
+	MOVQ DX, R9; \
+	KERN_STORE_ROW(R9, Y4, Y5, Y6); \
+	ADDQ R8, R9; \
+	KERN_STORE_ROW(R9, Y7, Y8, Y9); \
+	ADDQ R8, R9; \
+	KERN_STORE_ROW(R9, Y10, Y11, Y12); \
+	ADDQ R8, R9; \
+	KERN_STORE_ROW(R9, Y13, Y14, Y15); \
 	VZEROUPPER
+
+// One step p: the row of b is at R13.
+#define KERN_STEP \
+	KERN_ROW(R13, Y0, Y1, Y2); \
+	VBROADCASTSS (SI), Y3; \
+	VFMADD231PS Y0, Y3, Y4; \
+	VFMADD231PS Y1, Y3, Y5; \
+	VFMADD231PS Y2, Y3, Y6; \
+	VBROADCASTSS 4(SI), Y3; \
+	VFMADD231PS Y0, Y3, Y7; \
+	VFMADD231PS Y1, Y3, Y8; \
+	VFMADD231PS Y2, Y3, Y9; \
+	VBROADCASTSS 8(SI), Y3; \
+	VFMADD231PS Y0, Y3, Y10; \
+	VFMADD231PS Y1, Y3, Y11; \
+	VFMADD231PS Y2, Y3, Y12; \
+	VBROADCASTSS 12(SI), Y3; \
+	VFMADD231PS Y0, Y3, Y13; \
+	VFMADD231PS Y1, Y3, Y14; \
+	VFMADD231PS Y2, Y3, Y15; \
+	ADDQ $16, SI; \
+	ADDQ $8, R11
+
+// func kern4x24(k int, a, b *float32, rows *int, c *float32, ldc int)
+// b is a packed sliver (in cache).
+TEXT ·kern4x24(SB), NOSPLIT, $0-48
+	KERN_ARGS
+	KERN_LOAD_C
+	TESTQ CX, CX
+	JEQ kdone
+kloop:
+	MOVQ (R11), R12
+	LEAQ (DI)(R12*4), R13
+	KERN_STEP
+	DECQ CX
+	JNE kloop
+kdone:
+	KERN_STORE_C
+	RET
+
+// func kern4x24pf(k int, a, b *float32, rows *int, c *float32, ldc int)
+// kern4x24 for a b read in place: each step also prefetches the next 24 values of its row (the
+// next sliver's).
+TEXT ·kern4x24pf(SB), NOSPLIT, $0-48
+	KERN_ARGS
+	KERN_LOAD_C
+	TESTQ CX, CX
+	JEQ pdone
+ploop:
+	MOVQ (R11), R12
+	LEAQ (DI)(R12*4), R13
+	PREFETCHT0 192(R13)
+	PREFETCHT0 256(R13)
+	KERN_STEP
+	DECQ CX
+	JNE ploop
+pdone:
+	KERN_STORE_C
 	RET
 
 // func tr8(n int, src *float32, lds int, dst *float32, ldd int)
