@@ -123,9 +123,11 @@ func SgemmRows(tA bool, m, n, k int, a []float32, lda int, b []float32, rows []i
 	return true
 }
 
-// run computes the multiply g on at most threads goroutines, after C = beta·C.
+// run computes the multiply g on at most threads goroutines, after C = beta·C (with beta 0, the
+// first k block's tiles start from zero instead).
 func run(threads int, g geometry, beta float32) {
-	if beta != 1 {
+	g.zero = beta == 0
+	if beta != 1 && beta != 0 {
 		scale(g.m, g.n, beta, g.c, g.ldc)
 	}
 	if threads < 1 || int64(g.m)*int64(g.n)*int64(g.k) < parallelFlops {
@@ -297,6 +299,7 @@ type geometry struct {
 	c       []float32
 	ldc     int
 	rows    []int // B's row offsets in b (not transposed), or nil: row p at p·ldb
+	zero    bool  // C starts at 0 (beta 0): not read
 	bm, bn  int   // unit size: multiples of mr and nr, at most mc and nc
 }
 
@@ -371,16 +374,17 @@ func (g *geometry) unit(w *work, u int) {
 			as := w.ap[(ir/mr)*kc*mr:]
 			mw, nw := min(mr, mb-ir), min(nr, nb-jr)
 			ci := (i0+ir)*g.ldc + j0 + jr
+			load := p0 > 0 || !g.zero
 			if mw == mr && nw == nr {
-				kernel(kb, as, bs, rows, bt, inPlace && ir == 0, g.c[ci:], g.ldc)
+				kernel(kb, as, bs, rows, bt, inPlace && ir == 0, load, g.c[ci:], g.ldc)
 				return
 			}
 			// An edge tile: through a full-size tile, then back into C's valid part.
 			t := w.tile[:]
-			for i := 0; i < mw; i++ {
+			for i := 0; load && i < mw; i++ {
 				copy(t[i*nr:i*nr+nw], g.c[ci+i*g.ldc:ci+i*g.ldc+nw])
 			}
-			kernel(kb, as, bs, rows, bt, inPlace && ir == 0, t, nr)
+			kernel(kb, as, bs, rows, bt, inPlace && ir == 0, load, t, nr)
 			for i := 0; i < mw; i++ {
 				copy(g.c[ci+i*g.ldc:ci+i*g.ldc+nw], t[i*nr:i*nr+nw])
 			}

@@ -10,29 +10,29 @@ var useAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // kern4x24 adds to the 4×24 tile at c (row stride ldc values) the product of the packed sliver a
 // (k×4, row p at a[4p:]) and the k×24 block of b whose row p starts rows[p] values after b:
 // c[i][j] += Σ_p a[4p+i]·b[rows[p]+j], with one fused multiply-add per term in increasing p,
-// starting from c's value.
+// starting from c's value, or from +0 without reading c when load is false.
 //
 //go:noescape
-func kern4x24(k int, a, b *float32, rows *int, c *float32, ldc int)
+func kern4x24(k int, a, b *float32, rows *int, c *float32, ldc int, load bool)
 
 // kern4x24pf is kern4x24 prefetching, for each row of b, the 24 values after the next 24: the
 // next sliver's, when b is read in place. The same sums.
 //
 //go:noescape
-func kern4x24pf(k int, a, b *float32, rows *int, c *float32, ldc int)
+func kern4x24pf(k int, a, b *float32, rows *int, c *float32, ldc int, load bool)
 
 // kernel is kern4x24 on slices (kern4x24pf when inPlace), checking that the slivers and the tile
 // lie inside them: top is the largest of rows[:k].
-func kernel(k int, a, b []float32, rows []int, top int, inPlace bool, c []float32, ldc int) {
+func kernel(k int, a, b []float32, rows []int, top int, inPlace, load bool, c []float32, ldc int) {
 	_ = a[k*mr-1]
 	_ = rows[k-1]
 	_ = b[top+nr-1]
 	_ = c[(mr-1)*ldc+nr-1]
 	if inPlace {
-		kern4x24pf(k, &a[0], &b[0], &rows[0], &c[0], ldc)
+		kern4x24pf(k, &a[0], &b[0], &rows[0], &c[0], ldc, load)
 		return
 	}
-	kern4x24(k, &a[0], &b[0], &rows[0], &c[0], ldc)
+	kern4x24(k, &a[0], &b[0], &rows[0], &c[0], ldc, load)
 }
 
 // tr8 transposes 8×8 blocks: dst[(q+p)·ldd+j] = src[j·lds+q+p] for j, p < 8 and q = 0, 8, … n-8

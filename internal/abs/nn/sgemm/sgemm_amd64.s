@@ -23,8 +23,12 @@
 	VMOVUPS r1, 32(ptr); \
 	VMOVUPS r2, 64(ptr)
 
-#define KERN_LOAD_C \
+// The tile from c, or zeros when the argument load is 0 (c is then not read).
+#define KERN_LOAD_C(zero) \
 	MOVQ DX, R9; \
+	MOVBQZX load+48(FP), AX; \
+	TESTQ AX, AX; \
+	JEQ zero; \
 	KERN_ROW(R9, Y4, Y5, Y6); \
 	ADDQ R8, R9; \
 	KERN_ROW(R9, Y7, Y8, Y9); \
@@ -32,6 +36,20 @@
 	KERN_ROW(R9, Y10, Y11, Y12); \
 	ADDQ R8, R9; \
 	KERN_ROW(R9, Y13, Y14, Y15)
+
+#define KERN_ZERO_C \
+	VXORPS Y4, Y4, Y4; \
+	VXORPS Y5, Y5, Y5; \
+	VXORPS Y6, Y6, Y6; \
+	VXORPS Y7, Y7, Y7; \
+	VXORPS Y8, Y8, Y8; \
+	VXORPS Y9, Y9, Y9; \
+	VXORPS Y10, Y10, Y10; \
+	VXORPS Y11, Y11, Y11; \
+	VXORPS Y12, Y12, Y12; \
+	VXORPS Y13, Y13, Y13; \
+	VXORPS Y14, Y14, Y14; \
+	VXORPS Y15, Y15, Y15
 
 #define KERN_STORE_C \
 	MOVQ DX, R9; \
@@ -66,11 +84,15 @@
 	ADDQ $16, SI; \
 	ADDQ $8, R11
 
-// func kern4x24(k int, a, b *float32, rows *int, c *float32, ldc int)
+// func kern4x24(k int, a, b *float32, rows *int, c *float32, ldc int, load bool)
 // b is a packed sliver (in cache).
-TEXT ·kern4x24(SB), NOSPLIT, $0-48
+TEXT ·kern4x24(SB), NOSPLIT, $0-49
 	KERN_ARGS
-	KERN_LOAD_C
+	KERN_LOAD_C(kzero)
+	JMP kstart
+kzero:
+	KERN_ZERO_C
+kstart:
 	TESTQ CX, CX
 	JEQ kdone
 kloop:
@@ -83,12 +105,16 @@ kdone:
 	KERN_STORE_C
 	RET
 
-// func kern4x24pf(k int, a, b *float32, rows *int, c *float32, ldc int)
+// func kern4x24pf(k int, a, b *float32, rows *int, c *float32, ldc int, load bool)
 // kern4x24 for a b read in place: each step also prefetches the next 24 values of its row (the
 // next sliver's).
-TEXT ·kern4x24pf(SB), NOSPLIT, $0-48
+TEXT ·kern4x24pf(SB), NOSPLIT, $0-49
 	KERN_ARGS
-	KERN_LOAD_C
+	KERN_LOAD_C(pzero)
+	JMP pstart
+pzero:
+	KERN_ZERO_C
+pstart:
 	TESTQ CX, CX
 	JEQ pdone
 ploop:

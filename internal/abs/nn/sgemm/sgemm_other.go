@@ -6,7 +6,7 @@ package sgemm
 const useAsm = false
 
 // kernel is never called without the assembly micro-kernel.
-func kernel(k int, a, b []float32, rows []int, top int, inPlace bool, c []float32, ldc int) {
+func kernel(k int, a, b []float32, rows []int, top int, inPlace, load bool, c []float32, ldc int) {
 	panic("sgemm: no micro-kernel on this build")
 }
 
