@@ -191,7 +191,7 @@ func newDenseFull[T float](shape ...int) (*tensor.Dense, []T) {
 		n *= s
 	}
 	buf := getOut[T](n, false)
-	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(buf)), buf
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(buf), tensor.WithEngine(engine{})), buf
 }
 
 func scalarValue[T float](v T) gorgonia.Value {

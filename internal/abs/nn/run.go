@@ -28,7 +28,7 @@ func (gr *Graph) Backward() (float64, map[string]*tensor.Dense, error) {
 		graphMu.Unlock()
 		return 0, nil, fmt.Errorf("gradient: %w", err)
 	}
-	m := gorgonia.NewTapeMachine(gr.G)
+	m := gorgonia.NewTapeMachine(gr.G, gorgonia.WithEngine(engine{}))
 	graphMu.Unlock()
 	if err := m.RunAll(); err != nil {
 		m.Close()
@@ -52,7 +52,7 @@ func (gr *Graph) Backward() (float64, map[string]*tensor.Dense, error) {
 // Forward runs gr and returns its logits row by row.
 func (gr *Graph) Forward() ([]float64, error) {
 	graphMu.Lock()
-	m := gorgonia.NewTapeMachine(gr.G)
+	m := gorgonia.NewTapeMachine(gr.G, gorgonia.WithEngine(engine{}))
 	graphMu.Unlock()
 	defer m.Close()
 	if err := m.RunAll(); err != nil {
