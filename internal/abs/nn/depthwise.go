@@ -201,7 +201,7 @@ func (g dwGeom) rows(u int) (i0, i1 int) {
 var dwScratch = sync.Pool{New: func() any { return new([]float32) }}
 
 // dwBwdW8Range is dwBwdWRange for float32, 8 images at a time. A group of 8 images of a channel
-// is interleaved (image b0+l in lane l, sgemm.Interleave8), and each tap's 8 sums run in the lanes
+// is interleaved (image b0+l in lane l, sgemm.Transpose), and each tap's 8 sums run in the lanes
 // of sgemm.DotLanes8, each in dwBwdWImage's order (rows i, then columns j, every product rounded
 // before the sum); the 8 sums are then added to the kernel gradient in increasing image order.
 // The last b mod 8 images go through dwBwdWImage. So the bits are dwBwdWRange's.
@@ -217,8 +217,8 @@ func dwBwdW8Range(x, gy, gw []float32, g dwGeom, lo, hi int) {
 		ker := gw[c*kk : (c+1)*kk]
 		b0 := 0
 		for ; b0+8 <= g.b; b0 += 8 {
-			sgemm.Interleave8(hw, x[(b0*g.c+c)*hw:], g.c*hw, xp)
-			sgemm.Interleave8(ohw, gy[(b0*g.c+c)*ohw:], g.c*ohw, gp)
+			sgemm.Transpose(8, hw, x[(b0*g.c+c)*hw:], g.c*hw, xp, 8)
+			sgemm.Transpose(8, ohw, gy[(b0*g.c+c)*ohw:], g.c*ohw, gp, 8)
 			for u := 0; u < g.k; u++ {
 				i0, i1 := g.rows(u)
 				for v := 0; v < g.k; v++ {

@@ -1,6 +1,8 @@
 package nn
 
 import (
+	"sync"
+
 	"github.com/abs-nas/abs/internal/abs/nn/sgemm"
 	"gorgonia.org/tensor"
 )
@@ -176,23 +178,6 @@ func (s shiftGrid) gradRows(o, k int) []int {
 	return rows
 }
 
-// shiftCols returns the (C·k)×(L+2p·(W+2p)) matrix whose row c·k+v is channel c of the padded
-// buffer xp shifted for the horizontal tap v, with p padded rows before and after the grid, and its
-// row length. The vertical tap u is then the offset u·(W+2p) into it: an im2col on the padded grid
-// made of C·k contiguous copies, with the k vertical taps left to k matrix multiplies.
-func shiftCols[T float](g convGeom, s shiftGrid, xp []T, c int) ([]T, int) {
-	ld := s.l + 2*g.p*s.wp
-	col := getScratch[T](c * g.k * ld)
-	parallel(c, 2*c*g.k*ld, func(c0, c1 int) {
-		for ch := c0; ch < c1; ch++ {
-			for v := 0; v < g.k; v++ {
-				copy(col[(ch*g.k+v)*ld:][:ld], xp[ch*s.ld+v:])
-			}
-		}
-	})
-	return col, ld
-}
-
 // rowWeights returns w (O×C×k×k) as one matrix O×(k·C·k) in the forward multiply's order
 // (u, c, v): out[o·k·C·k + u·C·k + c·k + v] = w[o,c,u,v].
 func rowWeights[T float](w []T, o, c, k int) []T {
@@ -232,41 +217,79 @@ func shiftGradW[T float](g convGeom, cc *convCache, xd, wd, gyd, zd *tensor.Dens
 	b, c, h, w := dims4(xd.Shape())
 	o := wd.Shape()[0]
 	s := newShiftGrid(b, h, w, g.p)
-	col := takeX[T](cc)
-	if col == nil {
-		col = getScratch[T](c * s.ld)
-		pad(s, slice[T](xd), c, s.ld, s.m, g.relu, col)
-	}
-	ld := s.ld
-	if g.k > 1 {
-		xp := col
-		col, ld = shiftCols(g, s, xp, c)
-		putScratch(xp)
+	xp := takeX[T](cc)
+	if xp == nil {
+		xp = getScratch[T](c * s.ld)
+		pad(s, slice[T](xd), c, s.ld, s.m, g.relu, xp)
 	}
 	gp, shared := prepGy[T](s, cc, gyd, zd, o, bn)
 	gm := gp[s.m:] // the grid's positions of the output gradient, rows of ld
 	out, dw := newDenseFull[T](o, c, g.k, g.k)
 	if g.k == 1 {
-		gemm(false, true, o, c, s.l, gm, s.ld, col, ld, 0, dw, c)
-	} else {
-		kc := c * g.k
-		dwr := getScratch[T](g.k * o * kc)
-		for u := 0; u < g.k; u++ {
-			gemm(false, true, o, kc, s.l, gm, s.ld, col[u*s.wp:], ld, 0, dwr[u*o*kc:], kc)
-		}
-		for oc := 0; oc < o; oc++ {
-			for ch := 0; ch < c; ch++ {
-				for u := 0; u < g.k; u++ {
-					copy(dw[((oc*c+ch)*g.k+u)*g.k:][:g.k], dwr[u*o*kc+oc*kc+ch*g.k:])
+		gemm(false, true, o, c, s.l, gm, s.ld, xp, s.ld, 0, dw, c)
+		putScratch(xp)
+		cc.doneGy(gp, shared)
+		return out
+	}
+	// The input channels-last (xt[q·C + c] = Xpad[c, q]): the k horizontal taps of grid position
+	// q are then the k·C contiguous values from xt[q·C], so kernel row u's gradient is one multiply
+	// by the rows xt[(j + u·(W+p))·C:] for grid positions j, read in place (gemmRows).
+	xt := getScratch[T](s.ld * c)
+	transpose(c, s.ld, xp, s.ld, xt, c)
+	putScratch(xp)
+	kc := c * g.k
+	dwr := getScratch[T](g.k * o * kc) // [u][o][v·C + c]
+	rows := strided(s.l, c)
+	for u := 0; u < g.k; u++ {
+		gemmRows(false, o, kc, s.l, gm, s.ld, xt[u*s.wp*c:], rows, 0, dwr[u*o*kc:], kc)
+	}
+	putScratch(xt)
+	for oc := 0; oc < o; oc++ {
+		for ch := 0; ch < c; ch++ {
+			for u := 0; u < g.k; u++ {
+				for v := 0; v < g.k; v++ {
+					dw[((oc*c+ch)*g.k+u)*g.k+v] = dwr[u*o*kc+oc*kc+v*c+ch]
 				}
 			}
 		}
-		putScratch(dwr)
 	}
-	putScratch(col)
+	putScratch(dwr)
 	cc.doneGy(gp, shared)
 	return out
 }
+
+// transpose sets dst[p·ldd+r] = src[r·lds+p] for r < rows, p < n (float32 through
+// sgemm.Transpose), spread over the cores by columns.
+func transpose[T float](rows, n int, src []T, lds int, dst []T, ldd int) {
+	parallel(n, rows*n, func(p0, p1 int) {
+		if s32, ok := any(src).([]float32); ok {
+			sgemm.Transpose(rows, p1-p0, s32[p0:], lds, any(dst).([]float32)[p0*ldd:], ldd)
+			return
+		}
+		for r := 0; r < rows; r++ {
+			for p := p0; p < p1; p++ {
+				dst[p*ldd+r] = src[r*lds+p]
+			}
+		}
+	})
+}
+
+// strided returns the row offsets 0, d, 2d, … (n of them), kept for the next call with the same n
+// and d.
+func strided(n, d int) []int {
+	key := [2]int{n, d}
+	if r, ok := stridedRows.Load(key); ok {
+		return r.([]int)
+	}
+	r := make([]int, n)
+	for j := range r {
+		r[j] = j * d
+	}
+	stridedRows.Store(key, r)
+	return r
+}
+
+var stridedRows sync.Map
 
 // reluMask sets g[i] to 0 where x[i] ≤ 0: the gradient through r(x) = max(x, 0). For float32 it
 // is sgemm.MaskPositive (branch-free, as the sign of x is unpredictable, and 8 values at a time with

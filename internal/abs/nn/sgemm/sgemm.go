@@ -202,23 +202,34 @@ func MaskPositive(x, g []float32) {
 	}
 }
 
-// Interleave8 sets dst[8p+l] = src[l·lds+p] for p < n and l < 8: 8 rows of n values (row stride
-// lds) into n groups of 8, row l in lane l. DotLanes8 reads its operands in that layout.
-func Interleave8(n int, src []float32, lds int, dst []float32) {
-	if n <= 0 {
+// Transpose sets dst[p·ldd+r] = src[r·lds+p] for r < rows and p < n: rows of n values (row
+// stride lds) into n rows of rows values (row stride ldd), 8 rows by 8 values at a time with AVX2.
+// With rows = ldd = 8 it interleaves 8 rows into n groups of 8, row l in lane l, the layout
+// DotLanes8 reads.
+func Transpose(rows, n int, src []float32, lds int, dst []float32, ldd int) {
+	if rows <= 0 || n <= 0 {
 		return
 	}
-	_, _ = src[7*lds+n-1], dst[8*n-1]
-	for p := transpose8(n, src, lds, dst, 8); p < n; p++ {
-		for l := 0; l < 8; l++ {
-			dst[8*p+l] = src[l*lds+p]
+	_, _ = src[(rows-1)*lds+n-1], dst[(n-1)*ldd+rows-1]
+	r0 := 0
+	for ; r0+8 <= rows; r0 += 8 {
+		p := transpose8(n, src[r0*lds:], lds, dst[r0:], ldd)
+		for ; p < n; p++ {
+			for l := 0; l < 8; l++ {
+				dst[p*ldd+r0+l] = src[(r0+l)*lds+p]
+			}
+		}
+	}
+	for r := r0; r < rows; r++ {
+		for p, v := range src[r*lds : r*lds+n] {
+			dst[p*ldd+r] = v
 		}
 	}
 }
 
 // DotLanes8 adds to each lane l < 8 of acc the sum over r < rows and j < n, in that order, of
 // x[r·ldx + j·incx + l]·g[r·ldg + 8j + l]: 8 independent dot products, one per lane of two
-// interleaved operands (see Interleave8). Each product is rounded before the sum, exactly as the
+// interleaved operands (see Transpose). Each product is rounded before the sum, exactly as the
 // Go loop acc[l] += x·g computes it, lane by lane; the AVX2 path multiplies and adds 8 lanes at a
 // time in separate instructions (no fused multiply-add), so both give the same bits. The
 // depthwise convolutions' kernel gradient runs 8 images at a time through it.
@@ -303,12 +314,16 @@ type geometry struct {
 	bm, bn  int   // unit size: multiples of mr and nr, at most mc and nc
 }
 
-// split picks the unit size: mc×nc, halved (columns first) until there are at least two units
-// per thread, or a unit is one micro-tile.
+// split picks the unit size: mc×nc, halved until there are at least two units per thread (one
+// unit on one thread), or a unit is one micro-tile; columns first when B is packed, rows first when
+// it is read in place.
 func (g *geometry) split(threads int) {
 	g.bm, g.bn = mc, nc
-	for g.units() < 2*threads && (g.bn > nr || g.bm > mr) {
-		if g.bn > nr {
+	for threads > 1 && g.units() < 2*threads && (g.bn > nr || g.bm > mr) {
+		// A unit packs its rows of A, and (transposed) its columns of B: cutting C's columns
+		// packs A again for each, cutting its rows packs B again. A B read in place costs nothing
+		// to cut by rows.
+		if g.bn > nr && (g.tB || g.bm <= mr) {
 			g.bn = roundUp(g.bn/2, nr)
 		} else {
 			g.bm = roundUp(g.bm/2, mr)

@@ -371,30 +371,33 @@ func TestMaskPositiveExact(t *testing.T) {
 	}
 }
 
-// TestInterleave8 checks Interleave8 against its definition on every length from 0 to 40 (the
-// 8×8 transposes and every tail), with gaps between the source rows; dst past 8n stays as it was.
-func TestInterleave8(t *testing.T) {
+// TestTranspose checks Transpose against its definition on 1 to 19 rows (whole blocks of 8 and
+// the rest) and every length from 0 to 40 (the 8×8 transposes and every tail), with gaps between
+// the rows of both; dst's gaps stay as they were.
+func TestTranspose(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 8))
-	for n := 0; n <= 40; n++ {
-		lds := n + r.IntN(5)
-		src := make([]float32, 7*lds+n)
-		for i := range src {
-			src[i] = float32(r.NormFloat64())
-		}
-		dst := make([]float32, 8*n+3)
-		for i := range dst {
-			dst[i] = float32(i)
-		}
-		want := append([]float32(nil), dst...)
-		for p := 0; p < n; p++ {
-			for l := 0; l < 8; l++ {
-				want[8*p+l] = src[l*lds+p]
+	for _, rows := range []int{1, 3, 8, 9, 16, 19} {
+		for n := 0; n <= 40; n++ {
+			lds, ldd := n+r.IntN(5), rows+r.IntN(3)
+			src := make([]float32, (rows-1)*lds+n)
+			for i := range src {
+				src[i] = float32(r.NormFloat64())
 			}
-		}
-		Interleave8(n, src, lds, dst)
-		for i := range dst {
-			if math.Float32bits(dst[i]) != math.Float32bits(want[i]) {
-				t.Fatalf("n=%d lds=%d: dst[%d] = %v, want %v (%s)", n, lds, i, dst[i], want[i], Kernel())
+			dst := make([]float32, n*ldd+3)
+			for i := range dst {
+				dst[i] = float32(i)
+			}
+			want := append([]float32(nil), dst...)
+			for p := 0; p < n; p++ {
+				for l := 0; l < rows; l++ {
+					want[p*ldd+l] = src[l*lds+p]
+				}
+			}
+			Transpose(rows, n, src, lds, dst, ldd)
+			for i := range dst {
+				if math.Float32bits(dst[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("rows=%d n=%d lds=%d ldd=%d: dst[%d] = %v, want %v (%s)", rows, n, lds, ldd, i, dst[i], want[i], Kernel())
+				}
 			}
 		}
 	}
