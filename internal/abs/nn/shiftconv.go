@@ -24,10 +24,9 @@ import (
 // rows of Xpad at the taps' offsets, read in place (gemmRows; no im2col copy). The gradients use
 // the output gradient placed on the same padded layout, zero at its padding positions and margins:
 // the input gradient is likewise one multiply, ∂L/∂Xpad = Σ_{u,v} W_uvᵀ·shift_−uv(Gpad), over the
-// rows of Gpad at the opposite offsets, and the weight gradient ∂L/∂W_uv = Gpad·shift_uv(Xpad)ᵀ
-// stacks the k horizontal shifts of each channel (k contiguous copies, shiftCols) and leaves the
-// vertical shift u, a whole number of padded rows, to the offset of k matrix multiplies with C·k
-// inner dimension.
+// rows of Gpad at the opposite offsets. The weight gradient ∂L/∂W_uv = Gpad·shift_uv(Xpad)ᵀ is
+// k multiplies, one per kernel row u, over Xpad transposed to channels-last, whose k horizontal
+// taps at a grid position are k·C contiguous values (shiftGradW).
 
 // same reports whether the convolution keeps the image size at stride 1.
 func (g convGeom) same() bool { return g.s == 1 && 2*g.p == g.k-1 }
@@ -275,7 +274,7 @@ func transpose[T float](rows, n int, src []T, lds int, dst []T, ldd int) {
 }
 
 // strided returns the row offsets 0, d, 2d, … (n of them), kept for the next call with the same n
-// and d.
+// and d (a network has a handful of grid sizes and channel counts).
 func strided(n, d int) []int {
 	key := [2]int{n, d}
 	if r, ok := stridedRows.Load(key); ok {
