@@ -190,6 +190,23 @@ func MaskMul(x, g, y []float32) {
 	}
 }
 
+// Add sets z[i] = x[i] + y[i] for i < len(x), or, when incr, z[i] += x[i] + y[i] (the sum of x
+// and y first, then z's value added to it), as the Go loop computes it: the AVX2 path adds 8
+// values at a time with the same bits. z may be x or y.
+func Add(x, y, z []float32, incr bool) {
+	y, z = y[:len(x)], z[:len(x)]
+	i := addVec(x, y, z, incr)
+	if incr {
+		for ; i < len(x); i++ {
+			z[i] += x[i] + y[i]
+		}
+		return
+	}
+	for ; i < len(x); i++ {
+		z[i] = x[i] + y[i]
+	}
+}
+
 // MaskPositive sets g[i] to +0 for i < len(x) where x[i] is not positive: the gradient through the
 // rectifier max(x, 0). It reads the bits of x as an int32 s, which is positive exactly when x > 0
 // (or x is a NaN with its sign bit clear), and ands g's bits with all ones there, 0 elsewhere; the

@@ -137,3 +137,19 @@ func dotLanes8Vec(rows, n int, x []float32, ldx, incx int, g []float32, ldg int,
 	dotLanes8(rows, n, &x[0], ldx, incx, &g[0], ldg, acc)
 	return true
 }
+
+// add8 sets z[i] = x[i] + y[i], or z[i] += x[i] + y[i] when incr, for i < n (n a multiple of 8).
+//
+//go:noescape
+func add8(n int, x, y, z *float32, incr bool)
+
+// addVec does the first len(x)&^7 values of Add with the assembly and returns how many.
+func addVec(x, y, z []float32, incr bool) int {
+	n8 := len(x) &^ 7
+	if n8 == 0 || !useAsm {
+		return 0
+	}
+	_, _ = y[n8-1], z[n8-1]
+	add8(n8, &x[0], &y[0], &z[0], incr)
+	return n8
+}

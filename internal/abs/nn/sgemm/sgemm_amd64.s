@@ -382,3 +382,93 @@ lanescol:
 	VMOVUPS Y0, (DX)
 	VZEROUPPER
 	RET
+
+// func add8(n int, x, y, z *float32, incr bool)
+// z[i] = x[i] + y[i] for i < n (n a multiple of 8), or z[i] = z[i] + (x[i] + y[i]) when incr: the
+// scalar loop's sums, in its order, 32 values a step and 8 at a time for the rest.
+TEXT ·add8(SB), NOSPLIT, $0-33
+	MOVQ n+0(FP), CX
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), DX
+	MOVQ z+24(FP), DI
+	MOVBLZX incr+32(FP), AX
+	MOVQ CX, BX
+	SHRQ $5, BX
+	ANDQ $31, CX
+	SHRQ $3, CX
+	TESTQ AX, AX
+	JNE incr32
+	TESTQ BX, BX
+	JEQ set8
+set32:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+	VADDPS 64(DX), Y2, Y2
+	VADDPS 96(DX), Y3, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DX
+	ADDQ $128, DI
+	DECQ BX
+	JNE set32
+set8:
+	TESTQ CX, CX
+	JEQ adddone
+set8loop:
+	VMOVUPS (SI), Y0
+	VADDPS (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	DECQ CX
+	JNE set8loop
+	JMP adddone
+incr32:
+	TESTQ BX, BX
+	JEQ incr8
+incr32loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+	VADDPS 64(DX), Y2, Y2
+	VADDPS 96(DX), Y3, Y3
+	VADDPS (DI), Y0, Y0
+	VADDPS 32(DI), Y1, Y1
+	VADDPS 64(DI), Y2, Y2
+	VADDPS 96(DI), Y3, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DX
+	ADDQ $128, DI
+	DECQ BX
+	JNE incr32loop
+incr8:
+	TESTQ CX, CX
+	JEQ adddone
+incr8loop:
+	VMOVUPS (SI), Y0
+	VADDPS (DX), Y0, Y0
+	VADDPS (DI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	DECQ CX
+	JNE incr8loop
+adddone:
+	VZEROUPPER
+	RET

@@ -30,3 +30,6 @@ func maskPositiveVec(x, g []float32) int { return 0 }
 func dotLanes8Vec(rows, n int, x []float32, ldx, incx int, g []float32, ldg int, acc *[8]float32) bool {
 	return false
 }
+
+// addVec does nothing without the assembly: Add's loop does all the values.
+func addVec(x, y, z []float32, incr bool) int { return 0 }

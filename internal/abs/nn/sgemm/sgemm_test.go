@@ -503,3 +503,44 @@ func TestSgemmRowsBadRows(t *testing.T) {
 	}()
 	SgemmRows(false, 2, 3, 2, make([]float32, 4), 2, make([]float32, 6), []int{0, 4}, 0, make([]float32, 6), 3)
 }
+
+// TestAdd checks Add against the scalar sums, bit for bit, on every length from 0 to 80 (the
+// 32-value steps, the 8-value steps and every tail), both modes, with z apart from x and y and z
+// the same slice as x; the values past len(x) stay as they were.
+func TestAdd(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), 1e38, -1e38, 1e-45}
+	val := func() float32 {
+		if r.IntN(8) == 0 {
+			return special[r.IntN(len(special))]
+		}
+		return float32(r.NormFloat64())
+	}
+	for n := 0; n <= 80; n++ {
+		for _, incr := range []bool{false, true} {
+			for _, alias := range []bool{false, true} {
+				x, y, z := make([]float32, n+3), make([]float32, n+3), make([]float32, n+3)
+				for i := range x {
+					x[i], y[i], z[i] = val(), val(), val()
+				}
+				if alias {
+					z = x
+				}
+				want := slices.Clone(z)
+				for i := 0; i < n; i++ {
+					if incr {
+						want[i] = z[i] + (x[i] + y[i])
+					} else {
+						want[i] = x[i] + y[i]
+					}
+				}
+				Add(x[:n], y, z, incr)
+				for i := range z {
+					if math.Float32bits(z[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("n=%d incr=%v alias=%v: z[%d] = %v; want %v (%s)", n, incr, alias, i, z[i], want[i], Kernel())
+					}
+				}
+			}
+		}
+	}
+}
