@@ -110,6 +110,66 @@ func TestBoxPool(t *testing.T) {
 	testPool(t, 2, 3, 4, 6, 2, 2, 0, rng)
 }
 
+// TestBoxPoolExact32 checks boxPool in float32 bit for bit against its separable definition
+// written as plain loops (each window's row sum left to right, then the rows' sums top to bottom,
+// then the division; for the gradient the division first), on plane sizes that give the vector
+// paths every tail and the edge cases (one row, one column, two of each).
+func TestBoxPoolExact32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, sz := range [][2]int{{1, 1}, {1, 5}, {5, 1}, {2, 2}, {3, 3}, {5, 7}, {7, 7}, {14, 14}, {28, 28}, {9, 30}} {
+		h, w := sz[0], sz[1]
+		for _, p := range []int{1, 2} {
+			for _, adjoint := range []bool{false, true} {
+				const planes = 3
+				src := make([]float32, planes*h*w)
+				for i := range src {
+					src[i] = float32(rng.NormFloat64())
+				}
+				want := make([]float32, len(src))
+				for pl := 0; pl < planes; pl++ {
+					in := src[pl*h*w:][:h*w]
+					inv := func(y, x int) float32 {
+						return 1 / float32((min(y+p, h-1)-max(y-p, 0)+1)*(min(x+p, w-1)-max(x-p, 0)+1))
+					}
+					if adjoint {
+						in = make([]float32, h*w)
+						for i := range in {
+							in[i] = src[pl*h*w+i] * inv(i/w, i%w)
+						}
+					}
+					rows := make([]float32, h*w)
+					for y := 0; y < h; y++ {
+						for x := 0; x < w; x++ {
+							for j := max(x-p, 0); j <= min(x+p, w-1); j++ {
+								rows[y*w+x] += in[y*w+j]
+							}
+						}
+					}
+					for y := 0; y < h; y++ {
+						for x := 0; x < w; x++ {
+							var v float32
+							for i := max(y-p, 0); i <= min(y+p, h-1); i++ {
+								v += rows[i*w+x]
+							}
+							if !adjoint {
+								v *= inv(y, x)
+							}
+							want[pl*h*w+y*w+x] = v
+						}
+					}
+				}
+				got := make([]float32, len(src))
+				boxPool(src, got, planes, h, w, p, adjoint)
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%d×%d p=%d adjoint=%v: [%d] = %v; want %v", h, w, p, adjoint, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
 func testPool(t *testing.T, b, c, h, w, k, s, p int, rng *rand.Rand) {
 	t.Helper()
 	{

@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"math"
 
+	"github.com/abs-nas/abs/internal/abs/nn/sgemm"
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -324,51 +325,52 @@ func boxPool[T float](src, dst []T, planes, h, w, p int, adjoint bool) {
 	})
 }
 
-// boxPlanes is boxPool on the planes [p0, p1), with tmp (h·w values) as its scratch.
+// boxPlanes is boxPool on the planes [p0, p1), with tmp (h·w values) as its scratch. With p = 1
+// (NB201's 3×3 pooling) each pass runs over the whole plane at once (sum3: the row sums at every
+// position, the two edge columns then redone with their two terms; the column sums on the rows
+// with a row above and below), with each element's terms in the same order as the general loops.
 func boxPlanes[T float](src, dst, tmp, inv []T, p0, p1, h, w, p int, adjoint bool) {
+	n := h * w
 	for pl := p0; pl < p1; pl++ {
-		in, out := src[pl*h*w:][:h*w], dst[pl*h*w:][:h*w]
+		in, out := src[pl*n:][:n], dst[pl*n:][:n]
 		if adjoint {
-			for i, v := range in {
-				out[i] = v * inv[i]
-			}
+			mulInto(in, inv, out)
 			in = out
 		}
-		for y := 0; y < h; y++ {
-			r, t := in[y*w:][:w], tmp[y*w:][:w]
-			if p == 1 && w >= 2 {
-				t[0] = r[0] + r[1]
-				for x := 1; x < w-1; x++ {
-					t[x] = r[x-1] + r[x] + r[x+1]
-				}
-				t[w-1] = r[w-2] + r[w-1]
-				continue
+		if p == 1 && w >= 2 {
+			if n > 2 {
+				sum3(in, in[1:], in[2:], nil, tmp[1:n-1])
 			}
-			for x := 0; x < w; x++ {
-				var sum T
-				for j := max(x-p, 0); j <= min(x+p, w-1); j++ {
-					sum += r[j]
+			for y := 0; y < h; y++ {
+				r, t := in[y*w:][:w], tmp[y*w:][:w]
+				t[0], t[w-1] = r[0]+r[1], r[w-2]+r[w-1]
+			}
+		} else {
+			for y := 0; y < h; y++ {
+				r, t := in[y*w:][:w], tmp[y*w:][:w]
+				for x := 0; x < w; x++ {
+					var sum T
+					for j := max(x-p, 0); j <= min(x+p, w-1); j++ {
+						sum += r[j]
+					}
+					t[x] = sum
 				}
-				t[x] = sum
 			}
 		}
+		inner := p == 1 && h >= 3 // rows 1 … h−2 sum the row above, their own, the row below
+		if inner {
+			var iv []T
+			if !adjoint {
+				iv = inv[w : (h-1)*w]
+			}
+			sum3(tmp, tmp[w:], tmp[2*w:], iv, out[w:(h-1)*w])
+		}
 		for y := 0; y < h; y++ {
-			o := out[y*w:][:w]
-			y0, y1 := max(y-p, 0), min(y+p, h-1)
-			if p == 1 && y1-y0 == 2 {
-				a, b, c := tmp[y0*w:][:w], tmp[(y0+1)*w:][:w], tmp[y1*w:][:w]
-				if adjoint {
-					for x := range o {
-						o[x] = a[x] + b[x] + c[x]
-					}
-				} else {
-					iv := inv[y*w:][:w]
-					for x := range o {
-						o[x] = (a[x] + b[x] + c[x]) * iv[x]
-					}
-				}
+			if inner && y > 0 && y < h-1 {
 				continue
 			}
+			o := out[y*w:][:w]
+			y0, y1 := max(y-p, 0), min(y+p, h-1)
 			copy(o, tmp[y0*w:][:w])
 			for i := y0 + 1; i <= y1; i++ {
 				for x, v := range tmp[i*w:][:w] {
@@ -381,6 +383,35 @@ func boxPlanes[T float](src, dst, tmp, inv []T, p0, p1, h, w, p int, adjoint boo
 				}
 			}
 		}
+	}
+}
+
+// sum3 sets z[i] = (a[i] + b[i] + c[i])·s[i] for i < len(z), or the sum alone when s is nil: for
+// float32 through sgemm.Sum3 (8 values at a time on AVX2, the same bits).
+func sum3[T float](a, b, c, s, z []T) {
+	if z32, ok := any(z).([]float32); ok {
+		sgemm.Sum3(any(a).([]float32), any(b).([]float32), any(c).([]float32), any(s).([]float32), z32)
+		return
+	}
+	a, b, c = a[:len(z)], b[:len(z)], c[:len(z)]
+	for i := range z {
+		if s != nil {
+			z[i] = (a[i] + b[i] + c[i]) * s[i]
+		} else {
+			z[i] = a[i] + b[i] + c[i]
+		}
+	}
+}
+
+// mulInto sets z[i] = x[i]·s[i] for i < len(z): for float32 through sgemm.Mul.
+func mulInto[T float](x, s, z []T) {
+	if z32, ok := any(z).([]float32); ok {
+		sgemm.Mul(any(x).([]float32), any(s).([]float32), z32)
+		return
+	}
+	x, s = x[:len(z)], s[:len(z)]
+	for i := range z {
+		z[i] = x[i] * s[i]
 	}
 }
 

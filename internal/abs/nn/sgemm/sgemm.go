@@ -207,6 +207,33 @@ func Add(x, y, z []float32, incr bool) {
 	}
 }
 
+// Sum3 sets z[i] = (a[i] + b[i] + c[i])·s[i] for i < len(z), or a[i] + b[i] + c[i] when s is
+// nil: the sums left to right, then the product, as the Go loop computes them; the AVX2 path does
+// 8 values at a time with the same bits. z may be one of the others, at the same index.
+func Sum3(a, b, c, s, z []float32) {
+	a, b, c = a[:len(z)], b[:len(z)], c[:len(z)]
+	i := sum3Vec(a, b, c, s, z)
+	if s == nil {
+		for ; i < len(z); i++ {
+			z[i] = a[i] + b[i] + c[i]
+		}
+		return
+	}
+	s = s[:len(z)]
+	for ; i < len(z); i++ {
+		z[i] = (a[i] + b[i] + c[i]) * s[i]
+	}
+}
+
+// Mul sets z[i] = x[i]·s[i] for i < len(z), with AVX2 8 values at a time (the same bits). z may
+// be x or s.
+func Mul(x, s, z []float32) {
+	x, s = x[:len(z)], s[:len(z)]
+	for i := mulVec(x, s, z); i < len(z); i++ {
+		z[i] = x[i] * s[i]
+	}
+}
+
 // MaskPositive sets g[i] to +0 for i < len(x) where x[i] is not positive: the gradient through the
 // rectifier max(x, 0). It reads the bits of x as an int32 s, which is positive exactly when x > 0
 // (or x is a NaN with its sign bit clear), and ands g's bits with all ones there, 0 elsewhere; the

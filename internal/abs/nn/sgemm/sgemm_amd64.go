@@ -153,3 +153,41 @@ func addVec(x, y, z []float32, incr bool) int {
 	add8(n8, &x[0], &y[0], &z[0], incr)
 	return n8
 }
+
+// sum3x8 sets z[i] = (a[i] + b[i] + c[i])·s[i], without the product when s is nil, for i < n (n a
+// multiple of 8).
+//
+//go:noescape
+func sum3x8(n int, a, b, c, s, z *float32)
+
+// sum3Vec does the first len(z)&^7 values of Sum3 with the assembly and returns how many.
+func sum3Vec(a, b, c, s, z []float32) int {
+	n8 := len(z) &^ 7
+	if n8 == 0 || !useAsm {
+		return 0
+	}
+	_, _, _ = a[n8-1], b[n8-1], c[n8-1]
+	var sp *float32
+	if s != nil {
+		_ = s[n8-1]
+		sp = &s[0]
+	}
+	sum3x8(n8, &a[0], &b[0], &c[0], sp, &z[0])
+	return n8
+}
+
+// mul8 sets z[i] = x[i]·s[i] for i < n (n a multiple of 8).
+//
+//go:noescape
+func mul8(n int, x, s, z *float32)
+
+// mulVec does the first len(z)&^7 values of Mul with the assembly and returns how many.
+func mulVec(x, s, z []float32) int {
+	n8 := len(z) &^ 7
+	if n8 == 0 || !useAsm {
+		return 0
+	}
+	_, _ = x[n8-1], s[n8-1]
+	mul8(n8, &x[0], &s[0], &z[0])
+	return n8
+}

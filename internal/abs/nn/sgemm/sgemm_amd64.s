@@ -385,7 +385,8 @@ lanescol:
 
 // func add8(n int, x, y, z *float32, incr bool)
 // z[i] = x[i] + y[i] for i < n (n a multiple of 8), or z[i] = z[i] + (x[i] + y[i]) when incr: the
-// scalar loop's sums, in its order, 32 values a step and 8 at a time for the rest.
+// scalar loop's sums, in its order, 32 values a step and 8 at a time for the rest (incr is tested
+// in the loop: the branch always goes the same way).
 TEXT ·add8(SB), NOSPLIT, $0-33
 	MOVQ n+0(FP), CX
 	MOVQ x+8(FP), SI
@@ -396,57 +397,24 @@ TEXT ·add8(SB), NOSPLIT, $0-33
 	SHRQ $5, BX
 	ANDQ $31, CX
 	SHRQ $3, CX
+	TESTQ BX, BX
+	JEQ add8tail
+add32loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+	VADDPS 64(DX), Y2, Y2
+	VADDPS 96(DX), Y3, Y3
 	TESTQ AX, AX
-	JNE incr32
-	TESTQ BX, BX
-	JEQ set8
-set32:
-	VMOVUPS (SI), Y0
-	VMOVUPS 32(SI), Y1
-	VMOVUPS 64(SI), Y2
-	VMOVUPS 96(SI), Y3
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
-	VADDPS 64(DX), Y2, Y2
-	VADDPS 96(DX), Y3, Y3
-	VMOVUPS Y0, (DI)
-	VMOVUPS Y1, 32(DI)
-	VMOVUPS Y2, 64(DI)
-	VMOVUPS Y3, 96(DI)
-	ADDQ $128, SI
-	ADDQ $128, DX
-	ADDQ $128, DI
-	DECQ BX
-	JNE set32
-set8:
-	TESTQ CX, CX
-	JEQ adddone
-set8loop:
-	VMOVUPS (SI), Y0
-	VADDPS (DX), Y0, Y0
-	VMOVUPS Y0, (DI)
-	ADDQ $32, SI
-	ADDQ $32, DX
-	ADDQ $32, DI
-	DECQ CX
-	JNE set8loop
-	JMP adddone
-incr32:
-	TESTQ BX, BX
-	JEQ incr8
-incr32loop:
-	VMOVUPS (SI), Y0
-	VMOVUPS 32(SI), Y1
-	VMOVUPS 64(SI), Y2
-	VMOVUPS 96(SI), Y3
-	VADDPS (DX), Y0, Y0
-	VADDPS 32(DX), Y1, Y1
-	VADDPS 64(DX), Y2, Y2
-	VADDPS 96(DX), Y3, Y3
+	JEQ add32store
 	VADDPS (DI), Y0, Y0
 	VADDPS 32(DI), Y1, Y1
 	VADDPS 64(DI), Y2, Y2
 	VADDPS 96(DI), Y3, Y3
+add32store:
 	VMOVUPS Y0, (DI)
 	VMOVUPS Y1, 32(DI)
 	VMOVUPS Y2, 64(DI)
@@ -455,20 +423,77 @@ incr32loop:
 	ADDQ $128, DX
 	ADDQ $128, DI
 	DECQ BX
-	JNE incr32loop
-incr8:
+	JNE add32loop
+add8tail:
 	TESTQ CX, CX
 	JEQ adddone
-incr8loop:
+add8loop:
 	VMOVUPS (SI), Y0
 	VADDPS (DX), Y0, Y0
+	TESTQ AX, AX
+	JEQ add8store
 	VADDPS (DI), Y0, Y0
+add8store:
 	VMOVUPS Y0, (DI)
 	ADDQ $32, SI
 	ADDQ $32, DX
 	ADDQ $32, DI
 	DECQ CX
-	JNE incr8loop
+	JNE add8loop
 adddone:
+	VZEROUPPER
+	RET
+
+// func sum3x8(n int, a, b, c, s, z *float32)
+// z[i] = (a[i] + b[i] + c[i])·s[i] for i < n (n a multiple of 8), or without the product when s is
+// nil: the scalar loop's sums, left to right, then the product, 8 values at a time.
+TEXT ·sum3x8(SB), NOSPLIT, $0-48
+	MOVQ n+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ c+24(FP), R8
+	MOVQ s+32(FP), R9
+	MOVQ z+40(FP), DI
+	SHRQ $3, CX
+	JEQ sum3done
+sum3loop:
+	VMOVUPS (SI), Y0
+	VADDPS (DX), Y0, Y0
+	VADDPS (R8), Y0, Y0
+	TESTQ R9, R9
+	JEQ sum3store
+	VMULPS (R9), Y0, Y0
+	ADDQ $32, R9
+sum3store:
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, R8
+	ADDQ $32, DI
+	DECQ CX
+	JNE sum3loop
+sum3done:
+	VZEROUPPER
+	RET
+
+// func mul8(n int, x, s, z *float32)
+// z[i] = x[i]·s[i] for i < n (n a multiple of 8), 8 values at a time.
+TEXT ·mul8(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), CX
+	MOVQ x+8(FP), SI
+	MOVQ s+16(FP), DX
+	MOVQ z+24(FP), DI
+	SHRQ $3, CX
+	JEQ muldone
+mulloop:
+	VMOVUPS (SI), Y0
+	VMULPS (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	DECQ CX
+	JNE mulloop
+muldone:
 	VZEROUPPER
 	RET

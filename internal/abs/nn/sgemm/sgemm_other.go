@@ -33,3 +33,9 @@ func dotLanes8Vec(rows, n int, x []float32, ldx, incx int, g []float32, ldg int,
 
 // addVec does nothing without the assembly: Add's loop does all the values.
 func addVec(x, y, z []float32, incr bool) int { return 0 }
+
+// sum3Vec does nothing without the assembly: Sum3's loop does all the values.
+func sum3Vec(a, b, c, s, z []float32) int { return 0 }
+
+// mulVec does nothing without the assembly: Mul's loop does all the values.
+func mulVec(x, s, z []float32) int { return 0 }

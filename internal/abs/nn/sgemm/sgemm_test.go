@@ -544,3 +544,42 @@ func TestAdd(t *testing.T) {
 		}
 	}
 }
+
+// TestSum3Mul checks Sum3 (with and without the scale) and Mul against the scalar loops, bit for
+// bit, on every length from 0 to 40, with the inputs at overlapping offsets of one slice as
+// boxPool reads them; the values past len(z) stay as they were.
+func TestSum3Mul(t *testing.T) {
+	r := rand.New(rand.NewPCG(10, 10))
+	for n := 0; n <= 40; n++ {
+		x, s, z := make([]float32, n+5), make([]float32, n+3), make([]float32, n+3)
+		for i := range x {
+			x[i] = float32(r.NormFloat64() * 100)
+		}
+		for i := range s {
+			s[i], z[i] = float32(r.Float64()), float32(i)
+		}
+		for _, scale := range [][]float32{nil, s} {
+			want := slices.Clone(z)
+			for i := 0; i < n; i++ {
+				want[i] = x[i] + x[i+1] + x[i+2]
+				if scale != nil {
+					want[i] *= s[i]
+				}
+			}
+			got := slices.Clone(z)
+			Sum3(x, x[1:], x[2:], scale, got[:n])
+			if !slices.EqualFunc(got, want, func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }) {
+				t.Fatalf("n=%d scale=%v: Sum3 = %v; want %v (%s)", n, scale != nil, got, want, Kernel())
+			}
+		}
+		want := slices.Clone(z)
+		for i := 0; i < n; i++ {
+			want[i] = x[i] * s[i]
+		}
+		got := slices.Clone(z)
+		Mul(x, s, got[:n])
+		if !slices.EqualFunc(got, want, func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }) {
+			t.Fatalf("n=%d: Mul = %v; want %v (%s)", n, got, want, Kernel())
+		}
+	}
+}
