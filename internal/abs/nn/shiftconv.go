@@ -71,22 +71,31 @@ func padRange[T float](s shiftGrid, x []T, c, ld, start int, relu bool, buf []T,
 				r := grid[(y+s.p)*s.wp:][:s.wp]
 				clear(r[:s.p])
 				clear(r[s.p+s.w:])
-				d := r[s.p : s.p+s.w]
-				if relu {
-					for j, t := range src[y*s.w : (y+1)*s.w] {
-						d[j] = max(t, 0)
-					}
-				} else {
-					copy(d, src[y*s.w:(y+1)*s.w])
-				}
+				copy(r[s.p:s.p+s.w], src[y*s.w:(y+1)*s.w])
+			}
+			if relu { // over the whole plane, padding included (max(+0, 0) = +0)
+				reluInto(grid, grid)
 			}
 		}
 	}
 }
 
+// reluInto sets y[i] = max(x[i], 0) for i < len(y): for float32 through sgemm.Relu (8 values at a
+// time on AVX2, the bits of the Go loop).
+func reluInto[T float](x, y []T) {
+	if y32, ok := any(y).([]float32); ok {
+		sgemm.Relu(any(x).([]float32), y32)
+		return
+	}
+	x = x[:len(y)]
+	for i := range y {
+		y[i] = max(x[i], 0)
+	}
+}
+
 // unpad copies the image positions of buf (c rows of length ld, grid starting at offset start)
-// into x (B×C×H×W). With a non-nil mask (B×C×H×W) it then applies reluMask(x, mask), row by row
-// while the row is in cache.
+// into x (B×C×H×W). With a non-nil mask (B×C×H×W) it then applies reluMask(x, mask), plane by
+// plane while the plane is in cache.
 func unpad[T float](s shiftGrid, buf []T, c, ld, start int, x, mask []T) {
 	parallel(s.b, s.b*c*s.h*s.w, func(b0, b1 int) { unpadRange(s, buf, c, ld, start, x, mask, b0, b1) })
 }
@@ -100,11 +109,10 @@ func unpadRange[T float](s shiftGrid, buf []T, c, ld, start int, x, mask []T, b0
 			dst := x[o:][:hw]
 			src := buf[ch*ld+start+img*s.hp*s.wp:]
 			for y := 0; y < s.h; y++ {
-				d := dst[y*s.w : (y+1)*s.w]
-				copy(d, src[(y+s.p)*s.wp+s.p:])
-				if mask != nil {
-					reluMask(d, mask[o+y*s.w:])
-				}
+				copy(dst[y*s.w:(y+1)*s.w], src[(y+s.p)*s.wp+s.p:])
+			}
+			if mask != nil {
+				reluMask(dst, mask[o:o+hw])
 			}
 		}
 	}

@@ -234,6 +234,16 @@ func Mul(x, s, z []float32) {
 	}
 }
 
+// Relu sets y[i] = max(x[i], 0) for i < len(y), with Go's max: +0 for ±0 and negative values, a
+// NaN for a NaN (on amd64 with its sign bit cleared). The AVX2 path does 8 values at a time with
+// the bits of the compiled Go loop. y may be x.
+func Relu(x, y []float32) {
+	x = x[:len(y)]
+	for i := reluVec(x, y); i < len(y); i++ {
+		y[i] = max(x[i], 0)
+	}
+}
+
 // MaskPositive sets g[i] to +0 for i < len(x) where x[i] is not positive: the gradient through the
 // rectifier max(x, 0). It reads the bits of x as an int32 s, which is positive exactly when x > 0
 // (or x is a NaN with its sign bit clear), and ands g's bits with all ones there, 0 elsewhere; the

@@ -191,3 +191,19 @@ func mulVec(x, s, z []float32) int {
 	mul8(n8, &x[0], &s[0], &z[0])
 	return n8
 }
+
+// relu8 sets y[i] = max(x[i], 0) for i < n (n a multiple of 8).
+//
+//go:noescape
+func relu8(n int, x, y *float32)
+
+// reluVec does the first len(y)&^7 values of Relu with the assembly and returns how many.
+func reluVec(x, y []float32) int {
+	n8 := len(y) &^ 7
+	if n8 == 0 || !useAsm {
+		return 0
+	}
+	_ = x[n8-1]
+	relu8(n8, &x[0], &y[0])
+	return n8
+}

@@ -583,3 +583,26 @@ func TestSum3Mul(t *testing.T) {
 		}
 	}
 }
+
+// TestRelu checks Relu against Go's max(x, 0), bit for bit, on every length from 0 to 40 with
+// signed zeros, NaNs of both signs, infinities and denormals among the values.
+func TestRelu(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 11))
+	special := []float32{0, float32(math.Copysign(0, -1)), math.Float32frombits(0x7fc00001), math.Float32frombits(0xffc00002),
+		float32(math.Inf(1)), float32(math.Inf(-1)), math.Float32frombits(1), math.Float32frombits(0x80000001)}
+	for n := 0; n <= 40; n++ {
+		x, _ := maskInputs(r, n, 2, special)
+		y := make([]float32, n+2)
+		y[n], y[n+1] = 5, -5
+		want := slices.Clone(y)
+		for i := 0; i < n; i++ {
+			want[i] = max(x[i], 0)
+		}
+		Relu(x, y[:n])
+		for i := range y {
+			if math.Float32bits(y[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("n=%d: y[%d] = %v (bits %#x) for x %v; want bits %#x (%s)", n, i, y[i], math.Float32bits(y[i]), x[i], math.Float32bits(want[i]), Kernel())
+			}
+		}
+	}
+}
