@@ -106,10 +106,7 @@ func bnAffineFwd[T float](bs *bnState, x, gamma, beta []T, shape tensor.Shape, s
 			ch := bc % c
 			a := float64(gamma[ch]) * inv[ch]
 			sa, sb := T(a), T(float64(beta[ch])-norm[ch]*a)
-			ys := y[bc*hw : (bc+1)*hw]
-			for j, v := range x[bc*hw : (bc+1)*hw] {
-				ys[j] = v*sa + sb
-			}
+			affineInto(x[bc*hw:(bc+1)*hw], y[bc*hw:(bc+1)*hw], sa, sb)
 		}
 	})
 	return out
@@ -160,10 +157,7 @@ func bnAffineGradX[T float](bs *bnState, x, gamma, g []T, shape tensor.Shape, mo
 				q = -a*bs.sg[ch]/n - p*bs.mean[ch]
 			}
 			sa, sp, sq := T(a), T(p), T(q)
-			xs, gxs := x[bc*hw:(bc+1)*hw], gx[bc*hw:(bc+1)*hw]
-			for j, gv := range g[bc*hw : (bc+1)*hw] {
-				gxs[j] = sa*gv + sp*xs[j] + sq
-			}
+			affine2Into(g[bc*hw:(bc+1)*hw], x[bc*hw:(bc+1)*hw], gx[bc*hw:(bc+1)*hw], sa, sp, sq)
 		}
 	})
 	return out

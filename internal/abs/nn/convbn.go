@@ -126,11 +126,9 @@ func bnFromGrid[T float](s shiftGrid, yp []T, o int, bn *convBN, y []T) {
 			dst := y[i*hw:][:hw]
 			grid := yp[ch*s.l+img*s.hp*s.wp:]
 			for yy := 0; yy < s.h; yy++ {
-				d := dst[yy*s.w:][:s.w]
-				for x, v := range grid[(yy+s.p)*s.wp+s.p:][:s.w] {
-					d[x] = (v - m) * iv
-				}
+				copy(dst[yy*s.w:][:s.w], grid[(yy+s.p)*s.wp+s.p:])
 			}
+			centreInto(dst, dst, m, iv)
 		}
 	})
 }
@@ -148,6 +146,8 @@ func bnGradGrid[T float](s shiftGrid, z, gz []T, o int, bn *convBN, gp []T) {
 // any core.
 func bnGradGridRange[T float](s shiftGrid, z, gz []T, o int, bn *convBN, gp []T, n float64, c0, c1 int) {
 	hw := s.h * s.w
+	tmp := getScratch[T](hw) // one image's plane, computed in one pass, then laid on the grid
+	defer putScratch(tmp)
 	clear(gp[c0*s.ld : c1*s.ld])
 	for ch := c0; ch < c1; ch++ {
 		var mg, mgz T
@@ -166,13 +166,10 @@ func bnGradGridRange[T float](s shiftGrid, z, gz []T, o int, bn *convBN, gp []T,
 		iv := T(bn.inv[ch])
 		for img := 0; img < s.b; img++ {
 			o0 := (img*o + ch) * hw
+			bnGradInto(gz[o0:o0+hw], z[o0:o0+hw], tmp, mg, mgz, iv)
 			grid := gp[ch*s.ld+s.m+img*s.hp*s.wp:]
 			for yy := 0; yy < s.h; yy++ {
-				d := grid[(yy+s.p)*s.wp+s.p:][:s.w]
-				zs := z[o0+yy*s.w:][:s.w]
-				for x, g := range gz[o0+yy*s.w:][:s.w] {
-					d[x] = iv * (g - mg - zs[x]*mgz)
-				}
+				copy(grid[(yy+s.p)*s.wp+s.p:][:s.w], tmp[yy*s.w:])
 			}
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"hash/fnv"
 	"math"
 
-	"github.com/abs-nas/abs/internal/abs/nn/sgemm"
 	"github.com/chewxy/hm"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -383,35 +382,6 @@ func boxPlanes[T float](src, dst, tmp, inv []T, p0, p1, h, w, p int, adjoint boo
 				}
 			}
 		}
-	}
-}
-
-// sum3 sets z[i] = (a[i] + b[i] + c[i])·s[i] for i < len(z), or the sum alone when s is nil: for
-// float32 through sgemm.Sum3 (8 values at a time on AVX2, the same bits).
-func sum3[T float](a, b, c, s, z []T) {
-	if z32, ok := any(z).([]float32); ok {
-		sgemm.Sum3(any(a).([]float32), any(b).([]float32), any(c).([]float32), any(s).([]float32), z32)
-		return
-	}
-	a, b, c = a[:len(z)], b[:len(z)], c[:len(z)]
-	for i := range z {
-		if s != nil {
-			z[i] = (a[i] + b[i] + c[i]) * s[i]
-		} else {
-			z[i] = a[i] + b[i] + c[i]
-		}
-	}
-}
-
-// mulInto sets z[i] = x[i]·s[i] for i < len(z): for float32 through sgemm.Mul.
-func mulInto[T float](x, s, z []T) {
-	if z32, ok := any(z).([]float32); ok {
-		sgemm.Mul(any(x).([]float32), any(s).([]float32), z32)
-		return
-	}
-	x, s = x[:len(z)], s[:len(z)]
-	for i := range z {
-		z[i] = x[i] * s[i]
 	}
 }
 

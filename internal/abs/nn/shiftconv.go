@@ -80,19 +80,6 @@ func padRange[T float](s shiftGrid, x []T, c, ld, start int, relu bool, buf []T,
 	}
 }
 
-// reluInto sets y[i] = max(x[i], 0) for i < len(y): for float32 through sgemm.Relu (8 values at a
-// time on AVX2, the bits of the Go loop).
-func reluInto[T float](x, y []T) {
-	if y32, ok := any(y).([]float32); ok {
-		sgemm.Relu(any(x).([]float32), y32)
-		return
-	}
-	x = x[:len(y)]
-	for i := range y {
-		y[i] = max(x[i], 0)
-	}
-}
-
 // unpad copies the image positions of buf (c rows of length ld, grid starting at offset start)
 // into x (B×C×H×W). With a non-nil mask (B×C×H×W) it then applies reluMask(x, mask), plane by
 // plane while the plane is in cache.

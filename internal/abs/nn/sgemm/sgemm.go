@@ -244,6 +244,43 @@ func Relu(x, y []float32) {
 	}
 }
 
+// Centre, Affine, Affine2 and BNGrad are batch norm's elementwise passes, for i < len of the
+// output: each product rounded before the sums (no fused multiply-add) and the sums left to right,
+// as the Go loops compute them; the AVX2 path does 8 values at a time with the same bits. The
+// output may be one of the inputs.
+
+// Centre sets y[i] = (x[i] − m)·s.
+func Centre(x, y []float32, m, s float32) {
+	x = x[:len(y)]
+	for i := centreVec(x, y, m, s); i < len(y); i++ {
+		y[i] = (x[i] - m) * s
+	}
+}
+
+// Affine sets y[i] = x[i]·a + b.
+func Affine(x, y []float32, a, b float32) {
+	x = x[:len(y)]
+	for i := affineVec(x, y, a, b); i < len(y); i++ {
+		y[i] = x[i]*a + b
+	}
+}
+
+// Affine2 sets y[i] = a·g[i] + p·x[i] + q.
+func Affine2(g, x, y []float32, a, p, q float32) {
+	g, x = g[:len(y)], x[:len(y)]
+	for i := affine2Vec(g, x, y, a, p, q); i < len(y); i++ {
+		y[i] = a*g[i] + p*x[i] + q
+	}
+}
+
+// BNGrad sets d[i] = s·(g[i] − a − z[i]·b).
+func BNGrad(g, z, d []float32, a, b, s float32) {
+	g, z = g[:len(d)], z[:len(d)]
+	for i := bnGradVec(g, z, d, a, b, s); i < len(d); i++ {
+		d[i] = s * (g[i] - a - z[i]*b)
+	}
+}
+
 // MaskPositive sets g[i] to +0 for i < len(x) where x[i] is not positive: the gradient through the
 // rectifier max(x, 0). It reads the bits of x as an int32 s, which is positive exactly when x > 0
 // (or x is a NaN with its sign bit clear), and ands g's bits with all ones there, 0 elsewhere; the

@@ -207,3 +207,66 @@ func reluVec(x, y []float32) int {
 	relu8(n8, &x[0], &y[0])
 	return n8
 }
+
+// centre8 sets y[i] = (x[i] − m)·s for i < n (n a multiple of 8).
+//
+//go:noescape
+func centre8(n int, x, y *float32, m, s float32)
+
+// affine8 sets y[i] = x[i]·a + b for i < n (n a multiple of 8).
+//
+//go:noescape
+func affine8(n int, x, y *float32, a, b float32)
+
+// affine2x8 sets y[i] = a·gy[i] + p·x[i] + q for i < n (n a multiple of 8).
+//
+//go:noescape
+func affine2x8(n int, gy, x, y *float32, a, p, q float32)
+
+// bnGrad8 sets d[i] = s·(gy[i] − a − z[i]·b) for i < n (n a multiple of 8).
+//
+//go:noescape
+func bnGrad8(n int, gy, z, d *float32, a, b, s float32)
+
+// The …Vec functions do the first len(y)&^7 values of their exported function with the assembly
+// and return how many.
+
+func centreVec(x, y []float32, m, s float32) int {
+	n8 := len(y) &^ 7
+	if n8 == 0 || !useAsm {
+		return 0
+	}
+	_ = x[n8-1]
+	centre8(n8, &x[0], &y[0], m, s)
+	return n8
+}
+
+func affineVec(x, y []float32, a, b float32) int {
+	n8 := len(y) &^ 7
+	if n8 == 0 || !useAsm {
+		return 0
+	}
+	_ = x[n8-1]
+	affine8(n8, &x[0], &y[0], a, b)
+	return n8
+}
+
+func affine2Vec(g, x, y []float32, a, p, q float32) int {
+	n8 := len(y) &^ 7
+	if n8 == 0 || !useAsm {
+		return 0
+	}
+	_, _ = g[n8-1], x[n8-1]
+	affine2x8(n8, &g[0], &x[0], &y[0], a, p, q)
+	return n8
+}
+
+func bnGradVec(g, z, d []float32, a, b, s float32) int {
+	n8 := len(d) &^ 7
+	if n8 == 0 || !useAsm {
+		return 0
+	}
+	_, _ = g[n8-1], z[n8-1]
+	bnGrad8(n8, &g[0], &z[0], &d[0], a, b, s)
+	return n8
+}

@@ -525,3 +525,106 @@ reluloop:
 reludone:
 	VZEROUPPER
 	RET
+
+// func centre8(n int, x, y *float32, m, s float32)
+// y[i] = (x[i] − m)·s for i < n (n a multiple of 8): VSUBPS then VMULPS, as the Go loop rounds.
+TEXT ·centre8(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), CX
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), DI
+	VBROADCASTSS m+24(FP), Y6
+	VBROADCASTSS s+28(FP), Y7
+	SHRQ $3, CX
+	JEQ centredone
+centreloop:
+	VMOVUPS (SI), Y0
+	VSUBPS Y6, Y0, Y0
+	VMULPS Y7, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNE centreloop
+centredone:
+	VZEROUPPER
+	RET
+
+// func affine8(n int, x, y *float32, a, b float32)
+// y[i] = x[i]·a + b for i < n (n a multiple of 8): the product rounded before the sum (no fused
+// multiply-add), as the Go loop computes it.
+TEXT ·affine8(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), CX
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), DI
+	VBROADCASTSS a+24(FP), Y6
+	VBROADCASTSS b+28(FP), Y7
+	SHRQ $3, CX
+	JEQ affinedone
+affineloop:
+	VMULPS (SI), Y6, Y0
+	VADDPS Y7, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNE affineloop
+affinedone:
+	VZEROUPPER
+	RET
+
+// func affine2x8(n int, gy, x, y *float32, a, p, q float32)
+// y[i] = a·gy[i] + p·x[i] + q for i < n (n a multiple of 8): both products rounded, then the sums
+// left to right, as the Go loop computes it.
+TEXT ·affine2x8(SB), NOSPLIT, $0-44
+	MOVQ n+0(FP), CX
+	MOVQ gy+8(FP), SI
+	MOVQ x+16(FP), DX
+	MOVQ y+24(FP), DI
+	VBROADCASTSS a+32(FP), Y5
+	VBROADCASTSS p+36(FP), Y6
+	VBROADCASTSS q+40(FP), Y7
+	SHRQ $3, CX
+	JEQ affine2done
+affine2loop:
+	VMULPS (SI), Y5, Y0
+	VMULPS (DX), Y6, Y1
+	VADDPS Y1, Y0, Y0
+	VADDPS Y7, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	DECQ CX
+	JNE affine2loop
+affine2done:
+	VZEROUPPER
+	RET
+
+// func bnGrad8(n int, gy, z, d *float32, a, b, s float32)
+// d[i] = s·(gy[i] − a − z[i]·b) for i < n (n a multiple of 8): gy − a, then the product z·b rounded
+// and subtracted, then the product by s, as the Go loop computes it.
+TEXT ·bnGrad8(SB), NOSPLIT, $0-44
+	MOVQ n+0(FP), CX
+	MOVQ gy+8(FP), SI
+	MOVQ z+16(FP), DX
+	MOVQ d+24(FP), DI
+	VBROADCASTSS a+32(FP), Y5
+	VBROADCASTSS b+36(FP), Y6
+	VBROADCASTSS s+40(FP), Y7
+	SHRQ $3, CX
+	JEQ bngraddone
+bngradloop:
+	VMOVUPS (SI), Y0
+	VSUBPS Y5, Y0, Y0
+	VMULPS (DX), Y6, Y1
+	VSUBPS Y1, Y0, Y0
+	VMULPS Y0, Y7, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	DECQ CX
+	JNE bngradloop
+bngraddone:
+	VZEROUPPER
+	RET

@@ -42,3 +42,14 @@ func mulVec(x, s, z []float32) int { return 0 }
 
 // reluVec does nothing without the assembly: Relu's loop does all the values.
 func reluVec(x, y []float32) int { return 0 }
+
+// Without the assembly the …Vec functions do nothing: the exported functions' loops do all the
+// values.
+
+func centreVec(x, y []float32, m, s float32) int { return 0 }
+
+func affineVec(x, y []float32, a, b float32) int { return 0 }
+
+func affine2Vec(g, x, y []float32, a, p, q float32) int { return 0 }
+
+func bnGradVec(g, z, d []float32, a, b, s float32) int { return 0 }

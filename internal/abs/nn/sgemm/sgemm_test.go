@@ -606,3 +606,46 @@ func TestRelu(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchNormPasses checks Centre, Affine, Affine2 and BNGrad against their Go loops written
+// out here, bit for bit, on every length from 0 to 40 (the 8-value steps and every tail), with
+// the output apart from the inputs and the output the same slice as the first input; the values
+// past the length stay as they were.
+func TestBatchNormPasses(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 12))
+	c := func() float32 { return float32(r.NormFloat64()) * 3 }
+	a, b, s := c(), c(), c()
+	passes := []struct {
+		name string
+		run  func(u, v, y []float32)
+		want func(u, v float32) float32
+	}{
+		{"Centre", func(u, _, y []float32) { Centre(u, y, a, s) }, func(u, _ float32) float32 { return (u - a) * s }},
+		{"Affine", func(u, _, y []float32) { Affine(u, y, a, b) }, func(u, _ float32) float32 { return u*a + b }},
+		{"Affine2", func(u, v, y []float32) { Affine2(u, v, y, a, b, s) }, func(u, v float32) float32 { return a*u + b*v + s }},
+		{"BNGrad", func(u, v, y []float32) { BNGrad(u, v, y, a, b, s) }, func(u, v float32) float32 { return s * (u - a - v*b) }},
+	}
+	for _, p := range passes {
+		for n := 0; n <= 40; n++ {
+			for _, alias := range []bool{false, true} {
+				u, v, y := make([]float32, n+2), make([]float32, n+2), make([]float32, n+2)
+				for i := range u {
+					u[i], v[i], y[i] = c(), c(), float32(i)
+				}
+				if alias {
+					y = u
+				}
+				want := slices.Clone(y)
+				for i := 0; i < n; i++ {
+					want[i] = p.want(u[i], v[i])
+				}
+				p.run(u, v, y[:n])
+				for i := range y {
+					if math.Float32bits(y[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%s n=%d alias=%v: [%d] = %v; want %v (%s)", p.name, n, alias, i, y[i], want[i], Kernel())
+					}
+				}
+			}
+		}
+	}
+}
