@@ -232,3 +232,41 @@ func TestDwBwdW8SameBits(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxPoolArg32 checks maxPoolArg in float32 (the 3×3 stride-1 inner rows through
+// sgemm.ArgMax3) against the window loop written out here, on planes of few distinct values (many
+// ties: the first maximum in row-major order must win), with sizes that give the vector path every
+// tail and none at all.
+func TestMaxPoolArg32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(14, 14))
+	for _, sz := range [][2]int{{1, 1}, {3, 3}, {2, 12}, {5, 7}, {9, 12}, {14, 14}, {28, 28}, {4, 30}} {
+		h, w := sz[0], sz[1]
+		const b, c = 2, 3
+		x := make([]float32, b*c*h*w)
+		for i := range x {
+			x[i] = float32(rng.IntN(4))
+		}
+		for _, s := range []int{1, 2} {
+			oh, ow := poolOut(h, 3, s, 1), poolOut(w, 3, s, 1)
+			got := maxPoolArg(x, b, c, h, w, 3, s, 1)
+			for pl := 0; pl < b*c; pl++ {
+				img := x[pl*h*w:][:h*w]
+				for i := 0; i < oh; i++ {
+					for j := 0; j < ow; j++ {
+						best := -1
+						for y := i*s - 1; y <= i*s+1; y++ {
+							for xx := j*s - 1; xx <= j*s+1; xx++ {
+								if y >= 0 && y < h && xx >= 0 && xx < w && (best < 0 || img[y*w+xx] > img[best]) {
+									best = y*w + xx
+								}
+							}
+						}
+						if g := got[pl*oh*ow+i*ow+j]; int(g) != best {
+							t.Fatalf("%d×%d stride %d: plane %d output (%d,%d) = %d; want %d", h, w, s, pl, i, j, g, best)
+						}
+					}
+				}
+			}
+		}
+	}
+}

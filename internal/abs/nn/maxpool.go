@@ -11,32 +11,49 @@ import (
 
 // maxPoolArg returns, for every output of a k×k max pooling with stride s and padding p, the
 // index in the image of its maximum (the first in row-major order on ties). Padding never wins:
-// only pixels inside the image are compared, as PyTorch's MaxPool2d pads with −∞.
-func maxPoolArg[T float](x []T, b, c, h, w, k, s, p int) []int {
+// only pixels inside the image are compared, as PyTorch's MaxPool2d pads with −∞. The 3×3
+// stride-1 windows of the inner rows, whose columns are not clipped but at the two ends, go
+// through sgemm.ArgMax3 for float32 (8 windows side by side on AVX2, the same comparisons).
+func maxPoolArg[T float](x []T, b, c, h, w, k, s, p int) []int32 {
 	oh, ow := poolOut(h, k, s, p), poolOut(w, k, s, p)
-	arg := make([]int, b*c*oh*ow)
+	arg := make([]int32, b*c*oh*ow)
+	x32, fast := any(x).([]float32)
+	fast = fast && k == 3 && s == 1 && p == 1 && w >= 3
 	parallel(b*c, b*c*oh*ow*k*k, func(lo, hi int) {
 		for bc := lo; bc < hi; bc++ {
 			img := x[bc*h*w : (bc+1)*h*w]
 			a := arg[bc*oh*ow : (bc+1)*oh*ow]
 			for i := 0; i < oh; i++ {
-				y0, y1 := max(i*s-p, 0), min(i*s-p+k, h)
+				if fast && i > 0 && i < oh-1 {
+					a[i*ow] = argWindow(img, h, w, k, s, p, i, 0)
+					a[i*ow+ow-1] = argWindow(img, h, w, k, s, p, i, ow-1)
+					im := x32[bc*h*w : (bc+1)*h*w]
+					sgemm.ArgMax3(im[(i-1)*w:], im[i*w:], im[(i+1)*w:], w, (i-1)*w, a[i*ow+1:i*ow+ow-1])
+					continue
+				}
 				for j := 0; j < ow; j++ {
-					x0, x1 := max(j*s-p, 0), min(j*s-p+k, w)
-					best := y0*w + x0
-					for y := y0; y < y1; y++ {
-						for xx := x0; xx < x1; xx++ {
-							if img[y*w+xx] > img[best] {
-								best = y*w + xx
-							}
-						}
-					}
-					a[i*ow+j] = best
+					a[i*ow+j] = argWindow(img, h, w, k, s, p, i, j)
 				}
 			}
 		}
 	})
 	return arg
+}
+
+// argWindow returns the index in img (h×w) of the first maximum in row-major order of output
+// (i, j)'s window, clipped to the image.
+func argWindow[T float](img []T, h, w, k, s, p, i, j int) int32 {
+	y0, y1 := max(i*s-p, 0), min(i*s-p+k, h)
+	x0, x1 := max(j*s-p, 0), min(j*s-p+k, w)
+	best := y0*w + x0
+	for y := y0; y < y1; y++ {
+		for xx := x0; xx < x1; xx++ {
+			if img[y*w+xx] > img[best] {
+				best = y*w + xx
+			}
+		}
+	}
+	return int32(best)
 }
 
 // MaxPool applies k×k max pooling with stride s and padding p to the NCHW node x: out[b,c,i,j] is
@@ -88,9 +105,14 @@ func MaxPool(x *gorgonia.Node, k, s, p int) (*gorgonia.Node, error) {
 func maxPoolGather[T float](x []T, b, c, h, w, k, s, p, oh, ow int) *tensor.Dense {
 	arg := maxPoolArg(x, b, c, h, w, k, s, p)
 	out, o := newDense[T](b, c, oh, ow)
-	for i, a := range arg {
-		o[i] = x[(i/(oh*ow))*h*w+a]
-	}
+	parallel(b*c, b*c*oh*ow, func(lo, hi int) {
+		for bc := lo; bc < hi; bc++ {
+			img := x[bc*h*w : (bc+1)*h*w]
+			for t, a := range arg[bc*oh*ow : (bc+1)*oh*ow] {
+				o[bc*oh*ow+t] = img[a]
+			}
+		}
+	})
 	return out
 }
 
@@ -98,9 +120,15 @@ func maxPoolScatter[T float](x, gy []T, b, c, h, w, k, s, p int) *tensor.Dense {
 	oh, ow := poolOut(h, k, s, p), poolOut(w, k, s, p)
 	arg := maxPoolArg(x, b, c, h, w, k, s, p)
 	out, gx := newDense[T](b, c, h, w)
-	for i, a := range arg {
-		gx[(i/(oh*ow))*h*w+a] += gy[i]
-	}
+	// Each plane's sums in the same order on any core.
+	parallel(b*c, b*c*oh*ow, func(lo, hi int) {
+		for bc := lo; bc < hi; bc++ {
+			g := gx[bc*h*w : (bc+1)*h*w]
+			for t, a := range arg[bc*oh*ow : (bc+1)*oh*ow] {
+				g[a] += gy[bc*oh*ow+t]
+			}
+		}
+	})
 	return out
 }
 

@@ -281,6 +281,26 @@ func BNGrad(g, z, d []float32, a, b, s float32) {
 	}
 }
 
+// ArgMax3 sets idx[t], for t < len(idx), to the index of the first strict maximum, in row-major
+// order, of the 3×3 window whose rows are r0, r1 and r2 from column t: base + d·w + t + e for the
+// value r_d[t+e] (d, e < 3), the window read from (0, 0) on and replaced only by a greater value
+// (never by a NaN), as the Go loop compares. The rows need len(idx)+2 values. The AVX2 path does 8
+// windows side by side with the same comparisons.
+func ArgMax3(r0, r1, r2 []float32, w, base int, idx []int32) {
+	rows := [3][]float32{r0[:len(idx)+2], r1[:len(idx)+2], r2[:len(idx)+2]}
+	for t := argMax3Vec(r0, r1, r2, w, base, idx); t < len(idx); t++ {
+		best, bi := rows[0][t], base+t
+		for d, r := range rows {
+			for e := 0; e < 3; e++ {
+				if v := r[t+e]; v > best {
+					best, bi = v, base+d*w+t+e
+				}
+			}
+		}
+		idx[t] = int32(bi)
+	}
+}
+
 // MaskPositive sets g[i] to +0 for i < len(x) where x[i] is not positive: the gradient through the
 // rectifier max(x, 0). It reads the bits of x as an int32 s, which is positive exactly when x > 0
 // (or x is a NaN with its sign bit clear), and ands g's bits with all ones there, 0 elsewhere; the

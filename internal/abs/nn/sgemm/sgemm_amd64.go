@@ -270,3 +270,20 @@ func bnGradVec(g, z, d []float32, a, b, s float32) int {
 	bnGrad8(n8, &g[0], &z[0], &d[0], a, b, s)
 	return n8
 }
+
+// argMax3x8 sets idx[t], for t < n (n a multiple of 8), to base + d·w + t + e for the first strict
+// maximum of r_d[t+e] over d, e < 3 in row-major order.
+//
+//go:noescape
+func argMax3x8(n int, r0, r1, r2 *float32, w, base int, idx *int32)
+
+// argMax3Vec does the first len(idx)&^7 windows of ArgMax3 with the assembly and returns how many.
+func argMax3Vec(r0, r1, r2 []float32, w, base int, idx []int32) int {
+	n8 := len(idx) &^ 7
+	if n8 == 0 || !useAsm {
+		return 0
+	}
+	_, _, _ = r0[n8+1], r1[n8+1], r2[n8+1]
+	argMax3x8(n8, &r0[0], &r1[0], &r2[0], w, base, &idx[0])
+	return n8
+}

@@ -628,3 +628,82 @@ bngradloop:
 bngraddone:
 	VZEROUPPER
 	RET
+
+// iota8 is the int32 lanes 0, 1, …, 7.
+DATA iota8<>+0(SB)/4, $0
+DATA iota8<>+4(SB)/4, $1
+DATA iota8<>+8(SB)/4, $2
+DATA iota8<>+12(SB)/4, $3
+DATA iota8<>+16(SB)/4, $4
+DATA iota8<>+20(SB)/4, $5
+DATA iota8<>+24(SB)/4, $6
+DATA iota8<>+28(SB)/4, $7
+GLOBL iota8<>(SB), RODATA|NOPTR, $32
+
+// MAXCAND compares the 8 window values at src with the best so far (Y0, their indices in Y1) and
+// takes those strictly greater (an ordered compare: a NaN never wins), with their indices idx.
+#define MAXCAND(src, idx) \
+	VMOVUPS src, Y2; \
+	VCMPPS $0x1e, Y0, Y2, Y3; \
+	VBLENDVPS Y3, Y2, Y0, Y0; \
+	VBLENDVPS Y3, idx, Y1, Y1
+
+// func argMax3x8(n int, r0, r1, r2 *float32, w, base int, idx *int32)
+// For t < n (n a multiple of 8), idx[t] = the index base + d·w + t + e of the first strict maximum
+// of the 3×3 window r_d[t+e] (d, e < 3), in row-major order from (0, 0): the scalar loop's
+// comparisons, 8 windows side by side.
+TEXT ·argMax3x8(SB), NOSPLIT, $0-56
+	MOVQ n+0(FP), CX
+	MOVQ r0+8(FP), SI
+	MOVQ r1+16(FP), DX
+	MOVQ r2+24(FP), R8
+	MOVQ w+32(FP), AX
+	MOVQ base+40(FP), BX
+	MOVQ idx+48(FP), DI
+	VMOVD AX, X4
+	VPBROADCASTD X4, Y14
+	MOVL $1, AX
+	VMOVD AX, X4
+	VPBROADCASTD X4, Y12
+	MOVL $2, AX
+	VMOVD AX, X4
+	VPBROADCASTD X4, Y11
+	MOVL $8, AX
+	VMOVD AX, X4
+	VPBROADCASTD X4, Y10
+	// Y15 = base + [0 1 … 7]
+	VMOVD BX, X4
+	VPBROADCASTD X4, Y15
+	VPADDD iota8<>(SB), Y15, Y15
+	SHRQ $3, CX
+	JEQ argdone
+argloop:
+	VMOVUPS (SI), Y0
+	VMOVDQU Y15, Y1
+	VPADDD Y12, Y15, Y4
+	MAXCAND(4(SI), Y4)
+	VPADDD Y11, Y15, Y4
+	MAXCAND(8(SI), Y4)
+	VPADDD Y14, Y15, Y9
+	MAXCAND((DX), Y9)
+	VPADDD Y12, Y9, Y4
+	MAXCAND(4(DX), Y4)
+	VPADDD Y11, Y9, Y4
+	MAXCAND(8(DX), Y4)
+	VPADDD Y14, Y9, Y9
+	MAXCAND((R8), Y9)
+	VPADDD Y12, Y9, Y4
+	MAXCAND(4(R8), Y4)
+	VPADDD Y11, Y9, Y4
+	MAXCAND(8(R8), Y4)
+	VMOVDQU Y1, (DI)
+	VPADDD Y10, Y15, Y15
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, R8
+	ADDQ $32, DI
+	DECQ CX
+	JNE argloop
+argdone:
+	VZEROUPPER
+	RET

@@ -53,3 +53,6 @@ func affineVec(x, y []float32, a, b float32) int { return 0 }
 func affine2Vec(g, x, y []float32, a, p, q float32) int { return 0 }
 
 func bnGradVec(g, z, d []float32, a, b, s float32) int { return 0 }
+
+// argMax3Vec does nothing without the assembly: ArgMax3's loop does all the windows.
+func argMax3Vec(r0, r1, r2 []float32, w, base int, idx []int32) int { return 0 }

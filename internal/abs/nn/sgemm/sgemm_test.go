@@ -649,3 +649,40 @@ func TestBatchNormPasses(t *testing.T) {
 		}
 	}
 }
+
+// TestArgMax3 checks ArgMax3 against the window loop written out here on every length from 0 to
+// 40, on a plane of few distinct values (so that many windows tie and the first maximum in
+// row-major order must win), with NaNs and infinities among them.
+func TestArgMax3(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 13))
+	vals := []float32{-1, 0, 1, 2, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), float32(math.Copysign(0, -1))}
+	for n := 0; n <= 40; n++ {
+		w := n + 2 + r.IntN(3)
+		plane := make([]float32, 3*w)
+		for i := range plane {
+			plane[i] = vals[r.IntN(len(vals))]
+			if r.IntN(2) == 0 {
+				plane[i] = float32(r.IntN(3))
+			}
+		}
+		base := 7
+		want := make([]int32, n+1)
+		for i := 0; i < n; i++ {
+			best := i // window (0, 0)
+			for d := 0; d < 3; d++ {
+				for e := 0; e < 3; e++ {
+					if k := d*w + i + e; plane[k] > plane[best] {
+						best = k
+					}
+				}
+			}
+			want[i] = int32(base + best)
+		}
+		got := make([]int32, n+1)
+		want[n], got[n] = -3, -3
+		ArgMax3(plane, plane[w:], plane[2*w:], w, base, got[:n])
+		if !slices.Equal(got, want) {
+			t.Fatalf("n=%d w=%d: ArgMax3 = %v; want %v (%s)", n, w, got, want, Kernel())
+		}
+	}
+}
