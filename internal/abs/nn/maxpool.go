@@ -12,8 +12,8 @@ import (
 // maxPoolArg returns, for every output of a k×k max pooling with stride s and padding p, the
 // index in the image of its maximum (the first in row-major order on ties). Padding never wins:
 // only pixels inside the image are compared, as PyTorch's MaxPool2d pads with −∞. The 3×3
-// stride-1 windows of the inner rows, whose columns are not clipped but at the two ends, go
-// through sgemm.ArgMax3 for float32 (8 windows side by side on AVX2, the same comparisons).
+// stride-1 windows of float32 images, but for the first and last columns, go through
+// sgemm.ArgMax3 (8 windows side by side on AVX2, the same comparisons).
 func maxPoolArg[T float](x []T, b, c, h, w, k, s, p int) []int32 {
 	oh, ow := poolOut(h, k, s, p), poolOut(w, k, s, p)
 	arg := make([]int32, b*c*oh*ow)
@@ -24,11 +24,15 @@ func maxPoolArg[T float](x []T, b, c, h, w, k, s, p int) []int32 {
 			img := x[bc*h*w : (bc+1)*h*w]
 			a := arg[bc*oh*ow : (bc+1)*oh*ow]
 			for i := 0; i < oh; i++ {
-				if fast && i > 0 && i < oh-1 {
+				if fast {
 					a[i*ow] = argWindow(img, h, w, k, s, p, i, 0)
 					a[i*ow+ow-1] = argWindow(img, h, w, k, s, p, i, ow-1)
+					// The window's rows, clipped: a missing row is the last one again, which
+					// never wins (it comes later and is not greater).
 					im := x32[bc*h*w : (bc+1)*h*w]
-					sgemm.ArgMax3(im[(i-1)*w:], im[i*w:], im[(i+1)*w:], w, (i-1)*w, a[i*ow+1:i*ow+ow-1])
+					y0 := max(i-1, 0)
+					r1, r2 := min(y0+1, h-1), min(y0+2, h-1, i+1)
+					sgemm.ArgMax3(im[y0*w:], im[r1*w:], im[r2*w:], w, y0*w, a[i*ow+1:i*ow+ow-1])
 					continue
 				}
 				for j := 0; j < ow; j++ {

@@ -277,13 +277,18 @@ func bnGradVec(g, z, d []float32, a, b, s float32) int {
 //go:noescape
 func argMax3x8(n int, r0, r1, r2 *float32, w, base int, idx *int32)
 
-// argMax3Vec does the first len(idx)&^7 windows of ArgMax3 with the assembly and returns how many.
+// argMax3Vec does the windows of ArgMax3 with the assembly, when there are at least 8, and returns
+// how many: all, the last 8 done again from len(idx)−8 where 8 does not divide len(idx) (the same
+// results).
 func argMax3Vec(r0, r1, r2 []float32, w, base int, idx []int32) int {
-	n8 := len(idx) &^ 7
-	if n8 == 0 || !useAsm {
+	n := len(idx)
+	if n < 8 || !useAsm {
 		return 0
 	}
-	_, _, _ = r0[n8+1], r1[n8+1], r2[n8+1]
-	argMax3x8(n8, &r0[0], &r1[0], &r2[0], w, base, &idx[0])
-	return n8
+	_, _, _ = r0[n+1], r1[n+1], r2[n+1]
+	argMax3x8(n&^7, &r0[0], &r1[0], &r2[0], w, base, &idx[0])
+	if t := n - 8; n%8 != 0 {
+		argMax3x8(8, &r0[t], &r1[t], &r2[t], w, base+t, &idx[t])
+	}
+	return n
 }
