@@ -663,10 +663,7 @@ func bnFwd[T float](x []T, shape tensor.Shape, st *Stats, mode BNMode) (*tensor.
 		for bc := lo; bc < hi; bc++ {
 			ch := bc % c
 			m, iv := T(mean[ch]), T(inv[ch])
-			xs, ys := x[bc*hw:(bc+1)*hw], y[bc*hw:(bc+1)*hw]
-			for j, v := range xs {
-				ys[j] = (v - m) * iv
-			}
+			centreInto(x[bc*hw:(bc+1)*hw], y[bc*hw:(bc+1)*hw], m, iv)
 		}
 	})
 	return out, inv
@@ -704,10 +701,7 @@ func bnBwd[T float](y, gy []T, shape tensor.Shape, inv []float64, mode BNMode) *
 			mg, mgy, iv := T(sg/n), T(sgy/n), T(inv[ch])
 			for i := 0; i < b; i++ {
 				o := (i*c + ch) * hw
-				ys, gxs := y[o:o+hw], gx[o:o+hw]
-				for j, g := range gy[o : o+hw] {
-					gxs[j] = iv * (g - mg - ys[j]*mgy)
-				}
+				bnGradInto(gy[o:o+hw], y[o:o+hw], gx[o:o+hw], mg, mgy, iv)
 			}
 		}
 	})
