@@ -19,16 +19,26 @@ type dwGeom struct{ b, c, h, w, k, s, p, d, oh, ow int }
 
 // cols returns the range [j0, j1) of output columns whose tap v reads a pixel inside the image:
 // 0 ≤ j·s − p + v·d < w.
-func (g dwGeom) cols(v int) (j0, j1 int) {
-	off := v*g.d - g.p
-	if off < 0 {
-		j0 = (-off + g.s - 1) / g.s
-	}
-	if g.w-1-off < 0 {
+func (g dwGeom) cols(v int) (j0, j1 int) { return tapSpan(g.w, g.ow, g.s, v*g.d-g.p) }
+
+// tapSpan returns the range [o0, o1) of the on outputs o whose input o·s + off lies in [0, n). It
+// divides only at strides other than 1 and 2 (a step runs it for every plane and tap).
+func tapSpan(n, on, s, off int) (o0, o1 int) {
+	if n-1-off < 0 {
 		return 0, 0
 	}
-	j1 = min((g.w-1-off)/g.s+1, g.ow)
-	return min(j0, j1), j1
+	switch s {
+	case 1:
+		o0, o1 = max(-off, 0), min(n-off, on)
+	case 2:
+		o0, o1 = max((-off+1)>>1, 0), min((n-1-off)>>1+1, on)
+	default:
+		if off < 0 {
+			o0 = (-off + s - 1) / s
+		}
+		o1 = min((n-1-off)/s+1, on)
+	}
+	return min(o0, o1), o1
 }
 
 // dwFwd computes out[b,c,i,j] = Σ_{u,v} w[c,u,v]·x[b,c,i·s−p+u·d, j·s−p+v·d], pixels outside
@@ -192,10 +202,7 @@ func dwBwdWImage[T float](x, gy, ker []T, g dwGeom, bc int) {
 
 // rows returns the range [i0, i1) of output rows whose tap u reads a row inside the image:
 // 0 ≤ i·s − p + u·d < h.
-func (g dwGeom) rows(u int) (i0, i1 int) {
-	t := dwGeom{w: g.h, ow: g.oh, s: g.s, p: g.p, d: g.d}
-	return t.cols(u)
-}
+func (g dwGeom) rows(u int) (i0, i1 int) { return tapSpan(g.h, g.oh, g.s, u*g.d-g.p) }
 
 // dwScratch holds dwBwdW8Range's interleaved copies, one pair per running call.
 var dwScratch = sync.Pool{New: func() any { return new([]float32) }}

@@ -270,3 +270,26 @@ func TestMaxPoolArg32(t *testing.T) {
 		}
 	}
 }
+
+// TestTapSpan checks tapSpan against its definition, the outputs o < on whose input o·s + off lies
+// in [0, n), counted one by one, at strides 1 to 3 (its two shortcuts and the division).
+func TestTapSpan(t *testing.T) {
+	for n := 1; n < 12; n++ {
+		for s := 1; s <= 3; s++ {
+			for off := -6; off < 14; off++ {
+				for on := 0; on < 14; on++ {
+					o0, o1 := tapSpan(n, on, s, off)
+					for o := 0; o < on; o++ {
+						in := o*s+off >= 0 && o*s+off < n
+						if in != (o >= o0 && o < o1) {
+							t.Fatalf("tapSpan(%d, %d, %d, %d) = [%d, %d): output %d wrongly placed", n, on, s, off, o0, o1, o)
+						}
+					}
+					if o0 < 0 || o1 < o0 || o1 > on {
+						t.Fatalf("tapSpan(%d, %d, %d, %d) = [%d, %d)", n, on, s, off, o0, o1)
+					}
+				}
+			}
+		}
+	}
+}
