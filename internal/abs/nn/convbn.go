@@ -125,9 +125,7 @@ func bnFromGrid[T float](s shiftGrid, yp []T, o int, bn *convBN, y []T) {
 			m, iv := T(mean[ch]), T(bn.inv[ch])
 			dst := y[i*hw:][:hw]
 			grid := yp[ch*s.l+img*s.hp*s.wp:]
-			for yy := 0; yy < s.h; yy++ {
-				copy(dst[yy*s.w:][:s.w], grid[(yy+s.p)*s.wp+s.p:])
-			}
+			copyRows(s.h, s.w, grid[s.p*s.wp+s.p:], s.wp, dst, s.w)
 			centreInto(dst, dst, m, iv)
 		}
 	})
@@ -168,9 +166,7 @@ func bnGradGridRange[T float](s shiftGrid, z, gz []T, o int, bn *convBN, gp []T,
 			o0 := (img*o + ch) * hw
 			bnGradInto(gz[o0:o0+hw], z[o0:o0+hw], tmp, mg, mgz, iv)
 			grid := gp[ch*s.ld+s.m+img*s.hp*s.wp:]
-			for yy := 0; yy < s.h; yy++ {
-				copy(grid[(yy+s.p)*s.wp+s.p:][:s.w], tmp[yy*s.w:])
-			}
+			copyRows(s.h, s.w, tmp, s.w, grid[s.p*s.wp+s.p:], s.wp)
 		}
 	}
 }

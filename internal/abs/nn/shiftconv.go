@@ -65,14 +65,8 @@ func padRange[T float](s shiftGrid, x []T, c, ld, start int, relu bool, buf []T,
 		for img := 0; img < s.b; img++ {
 			src := x[(img*c+ch)*hw:][:hw]
 			grid := row[start+img*s.hp*s.wp:][:s.hp*s.wp]
-			clear(grid[:s.p*s.wp])
-			clear(grid[(s.p+s.h)*s.wp:])
-			for y := 0; y < s.h; y++ {
-				r := grid[(y+s.p)*s.wp:][:s.wp]
-				clear(r[:s.p])
-				clear(r[s.p+s.w:])
-				copy(r[s.p:s.p+s.w], src[y*s.w:(y+1)*s.w])
-			}
+			clear(grid)
+			copyRows(s.h, s.w, src, s.w, grid[s.p*s.wp+s.p:], s.wp)
 			if relu { // over the whole plane, padding included (max(+0, 0) = +0)
 				reluInto(grid, grid)
 			}
@@ -95,9 +89,7 @@ func unpadRange[T float](s shiftGrid, buf []T, c, ld, start int, x, mask []T, b0
 			o := (img*c + ch) * hw
 			dst := x[o:][:hw]
 			src := buf[ch*ld+start+img*s.hp*s.wp:]
-			for y := 0; y < s.h; y++ {
-				copy(dst[y*s.w:(y+1)*s.w], src[(y+s.p)*s.wp+s.p:])
-			}
+			copyRows(s.h, s.w, src[s.p*s.wp+s.p:], s.wp, dst, s.w)
 			if mask != nil {
 				reluMask(dst, mask[o:o+hw])
 			}

@@ -95,3 +95,15 @@ func bnGradInto[T float](g, z, d []T, a, b, s T) {
 		d[i] = s * (g[i] - a - z[i]*b)
 	}
 }
+
+// copyRows copies n values from each of rows rows of src (row stride lds) to dst (row stride ldd):
+// for float32 in one call (sgemm.CopyRows), for float64 row by row.
+func copyRows[T float](rows, n int, src []T, lds int, dst []T, ldd int) {
+	if s32, ok := any(src).([]float32); ok {
+		sgemm.CopyRows(rows, n, s32, lds, any(dst).([]float32), ldd)
+		return
+	}
+	for r := 0; r < rows; r++ {
+		copy(dst[r*ldd:r*ldd+n], src[r*lds:r*lds+n])
+	}
+}

@@ -301,6 +301,18 @@ func ArgMax3(r0, r1, r2 []float32, w, base int, idx []int32) {
 	}
 }
 
+// CopyRows copies n values from each of rows rows of src (row stride lds) to those of dst (row
+// stride ldd): a padded layout's rows to a dense one, or back. The AVX2 path copies all the rows in
+// one call (the rows are short: a call of copy per row cost more than the copying).
+func CopyRows(rows, n int, src []float32, lds int, dst []float32, ldd int) {
+	if rows <= 0 || n <= 0 || copyRowsVec(rows, n, src, lds, dst, ldd) {
+		return
+	}
+	for r := 0; r < rows; r++ {
+		copy(dst[r*ldd:r*ldd+n], src[r*lds:r*lds+n])
+	}
+}
+
 // MaskPositive sets g[i] to +0 for i < len(x) where x[i] is not positive: the gradient through the
 // rectifier max(x, 0). It reads the bits of x as an int32 s, which is positive exactly when x > 0
 // (or x is a NaN with its sign bit clear), and ands g's bits with all ones there, 0 elsewhere; the

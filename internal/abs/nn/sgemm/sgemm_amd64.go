@@ -292,3 +292,18 @@ func argMax3Vec(r0, r1, r2 []float32, w, base int, idx []int32) int {
 	}
 	return n
 }
+
+// copyRows copies n values from each of rows rows of src (row stride lds) to dst (row stride ldd).
+//
+//go:noescape
+func copyRows(rows, n int, src *float32, lds int, dst *float32, ldd int)
+
+// copyRowsVec is CopyRows through the assembly; it reports false where there is none.
+func copyRowsVec(rows, n int, src []float32, lds int, dst []float32, ldd int) bool {
+	if !useAsm {
+		return false
+	}
+	_, _ = src[(rows-1)*lds+n-1], dst[(rows-1)*ldd+n-1]
+	copyRows(rows, n, &src[0], lds, &dst[0], ldd)
+	return true
+}

@@ -707,3 +707,49 @@ argloop:
 argdone:
 	VZEROUPPER
 	RET
+
+// func copyRows(rows, n int, src *float32, lds int, dst *float32, ldd int)
+// dst[r·ldd+i] = src[r·lds+i] for r < rows, i < n: 8 values a move, the last n mod 8 one by one.
+TEXT ·copyRows(SB), NOSPLIT, $0-48
+	MOVQ rows+0(FP), R8
+	MOVQ n+8(FP), CX
+	MOVQ src+16(FP), SI
+	MOVQ lds+24(FP), R9
+	SHLQ $2, R9
+	MOVQ dst+32(FP), DI
+	MOVQ ldd+40(FP), R10
+	SHLQ $2, R10
+	TESTQ R8, R8
+	JEQ copydone
+copyrow:
+	MOVQ SI, AX
+	MOVQ DI, BX
+	MOVQ CX, DX
+	SHRQ $3, DX
+	JEQ copytail
+copyvec:
+	VMOVUPS (AX), Y0
+	VMOVUPS Y0, (BX)
+	ADDQ $32, AX
+	ADDQ $32, BX
+	DECQ DX
+	JNE copyvec
+copytail:
+	MOVQ CX, DX
+	ANDQ $7, DX
+	JEQ copynext
+copyscalar:
+	MOVL (AX), R11
+	MOVL R11, (BX)
+	ADDQ $4, AX
+	ADDQ $4, BX
+	DECQ DX
+	JNE copyscalar
+copynext:
+	ADDQ R9, SI
+	ADDQ R10, DI
+	DECQ R8
+	JNE copyrow
+copydone:
+	VZEROUPPER
+	RET

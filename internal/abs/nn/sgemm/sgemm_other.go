@@ -56,3 +56,6 @@ func bnGradVec(g, z, d []float32, a, b, s float32) int { return 0 }
 
 // argMax3Vec does nothing without the assembly: ArgMax3's loop does all the windows.
 func argMax3Vec(r0, r1, r2 []float32, w, base int, idx []int32) int { return 0 }
+
+// copyRowsVec does nothing without the assembly: CopyRows copies row by row.
+func copyRowsVec(rows, n int, src []float32, lds int, dst []float32, ldd int) bool { return false }

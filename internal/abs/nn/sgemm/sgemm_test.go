@@ -686,3 +686,30 @@ func TestArgMax3(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyRows checks CopyRows on 1 to 5 rows of every length from 0 to 40 with gaps between the
+// rows of both sides: the gaps of dst keep their values.
+func TestCopyRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 15))
+	for rows := 1; rows <= 5; rows++ {
+		for n := 0; n <= 40; n++ {
+			lds, ldd := n+r.IntN(4), n+r.IntN(4)
+			src := make([]float32, (rows-1)*lds+n)
+			for i := range src {
+				src[i] = float32(r.NormFloat64())
+			}
+			dst := make([]float32, (rows-1)*ldd+n+2)
+			for i := range dst {
+				dst[i] = float32(-i)
+			}
+			want := slices.Clone(dst)
+			for k := 0; k < rows; k++ {
+				copy(want[k*ldd:k*ldd+n], src[k*lds:k*lds+n])
+			}
+			CopyRows(rows, n, src, lds, dst, ldd)
+			if !slices.Equal(dst, want) {
+				t.Fatalf("rows=%d n=%d lds=%d ldd=%d: %v; want %v (%s)", rows, n, lds, ldd, dst, want, Kernel())
+			}
+		}
+	}
+}
