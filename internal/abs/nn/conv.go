@@ -125,7 +125,62 @@ func im2col[T float](g convGeom, x []T, b, c, h, w int, col []T) {
 		parallel(len(x), len(x), func(lo, hi int) { reluInto(x[lo:hi], xr[lo:hi]) })
 		x, g.relu = xr, false
 	}
+	if g.s == 2 && g.k > 1 && !g.relu {
+		parallel(c, c*g.k*g.k*b*oh*ow, func(c0, c1 int) { im2colPhases(g, x, b, c, h, w, col, c0, c1) })
+		return
+	}
 	parallel(c, c*g.k*g.k*b*oh*ow, func(c0, c1 int) { im2colRange(g, x, b, c, h, w, col, c0, c1) })
+}
+
+// phases lays an h×w image out as its even columns then its odd ones, two h×pw planes (pw =
+// ⌈w/2⌉): ph[φ·h·pw + y·pw + m] = img[y·w + 2m + φ]. At stride 2 the pixels a tap reads along
+// a row are then contiguous: column 2j − p + v is phase φ = (v − p) mod 2, position j + (v − p −
+// φ)/2.
+func phases[T float](img []T, h, w int, ph []T) {
+	pw := (w + 1) / 2
+	for y := 0; y < h; y++ {
+		r, e, o := img[y*w:][:w], ph[y*pw:][:pw], ph[(h+y)*pw:][:pw]
+		for m := 0; m < w/2; m++ {
+			e[m], o[m] = r[2*m], r[2*m+1]
+		}
+		if w%2 == 1 {
+			e[pw-1] = r[w-1]
+		}
+	}
+}
+
+// phaseTap returns where tap (u, v) of a stride-2 convolution reads in phases' layout: the offset
+// of output (i0, j0)'s pixel, the output rows [i0, i1) and columns [j0, j1) that read inside the
+// image; successive output rows are 2·pw values apart.
+func (g convGeom) phaseTap(u, v, h, w, oh, ow int) (off, i0, i1, j0, j1 int) {
+	pw := (w + 1) / 2
+	i0, i1 = g.span(u, h, oh)
+	j0, j1 = g.span(v, w, ow)
+	phi := ((v-g.p)%2 + 2) % 2
+	return phi*h*pw + (2*i0-g.p+u)*pw + j0 + (v-g.p-phi)/2, i0, i1, j0, j1
+}
+
+// im2colPhases is im2col at stride 2 without the ReLU for the input channels [c0, c1): each image
+// is laid out by phases once, and each tap's rows are copied from it whole (copyRows).
+func im2colPhases[T float](g convGeom, x []T, b, c, h, w int, col []T, c0, c1 int) {
+	oh, ow := poolOut(h, g.k, g.s, g.p), poolOut(w, g.k, g.s, g.p)
+	n, pw := oh*ow, (w+1)/2
+	ph := getScratch[T](2 * h * pw)
+	defer putScratch(ph)
+	for ch := c0; ch < c1; ch++ {
+		for img := 0; img < b; img++ {
+			phases(x[(img*c+ch)*h*w:][:h*w], h, w, ph)
+			for u := 0; u < g.k; u++ {
+				for v := 0; v < g.k; v++ {
+					d := col[((ch*g.k+u)*g.k+v)*b*n+img*n:][:n]
+					clear(d)
+					if off, i0, i1, j0, j1 := g.phaseTap(u, v, h, w, oh, ow); i1 > i0 && j1 > j0 {
+						copyRows(i1-i0, j1-j0, ph[off:], 2*pw, d[i0*ow+j0:], ow)
+					}
+				}
+			}
+		}
+	}
 }
 
 // im2colRange is im2col for the input channels [c0, c1).
@@ -181,7 +236,45 @@ func im2colRange[T float](g convGeom, x []T, b, c, h, w int, col []T, c0, c1 int
 // im2col read it from; it is the adjoint of im2col without the ReLU. dx must be zero on entry.
 func col2im[T float](g convGeom, col []T, b, c, h, w int, dx []T) {
 	oh, ow := poolOut(h, g.k, g.s, g.p), poolOut(w, g.k, g.s, g.p)
+	if g.s == 2 && g.k > 1 {
+		parallel(c, c*g.k*g.k*b*oh*ow, func(c0, c1 int) { col2imPhases(g, col, b, c, h, w, dx, c0, c1) })
+		return
+	}
 	parallel(c, c*g.k*g.k*b*oh*ow, func(c0, c1 int) { col2imRange(g, col, b, c, h, w, dx, c0, c1) })
+}
+
+// col2imPhases is col2im at stride 2 for the input channels [c0, c1): each image's sums run in
+// phases' layout, where each tap's rows add whole (axpyRows by 1, exact products), and are then
+// laid back. Every pixel takes its terms in the same order as col2imRange (taps u, then v), from
+// zero, so the bits are the same.
+func col2imPhases[T float](g convGeom, col []T, b, c, h, w int, dx []T, c0, c1 int) {
+	oh, ow := poolOut(h, g.k, g.s, g.p), poolOut(w, g.k, g.s, g.p)
+	n, pw := oh*ow, (w+1)/2
+	acc := getScratch[T](2 * h * pw)
+	defer putScratch(acc)
+	for ch := c0; ch < c1; ch++ {
+		for img := 0; img < b; img++ {
+			clear(acc)
+			for u := 0; u < g.k; u++ {
+				for v := 0; v < g.k; v++ {
+					src := col[((ch*g.k+u)*g.k+v)*b*n+img*n:][:n]
+					if off, i0, i1, j0, j1 := g.phaseTap(u, v, h, w, oh, ow); i1 > i0 && j1 > j0 {
+						axpyRows(i1-i0, j1-j0, 1, src[i0*ow+j0:], ow, acc[off:], 2*pw)
+					}
+				}
+			}
+			dst := dx[(img*c+ch)*h*w:][:h*w]
+			for y := 0; y < h; y++ {
+				r, e, o := dst[y*w:][:w], acc[y*pw:][:pw], acc[(h+y)*pw:][:pw]
+				for m := 0; m < w/2; m++ {
+					r[2*m], r[2*m+1] = e[m], o[m]
+				}
+				if w%2 == 1 {
+					r[w-1] = e[pw-1]
+				}
+			}
+		}
+	}
 }
 
 // col2imRange is col2im for the input channels [c0, c1).

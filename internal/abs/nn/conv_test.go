@@ -363,3 +363,61 @@ func TestConvBNValues(t *testing.T) {
 		}
 	}
 }
+
+// TestPhasesExact checks the stride-2 im2col and col2im through phases' layout against the
+// row-by-row loops (im2colRange, col2imRange) bit for bit, in float32 and float64, on odd and
+// even image sizes and several kernels and paddings.
+func TestPhasesExact(t *testing.T) {
+	testPhasesExact[float32](t)
+	testPhasesExact[float64](t)
+}
+
+func testPhasesExact[T float](t *testing.T) {
+	rng := rand.New(rand.NewPCG(16, 16))
+	const b, c = 2, 3
+	for _, g := range []convGeom{{k: 3, s: 2, p: 1}, {k: 3, s: 2, p: 0}, {k: 5, s: 2, p: 2}, {k: 2, s: 2, p: 0}, {k: 4, s: 2, p: 1}} {
+		for _, sz := range [][2]int{{7, 7}, {8, 6}, {5, 9}, {28, 28}, {3, 4}} {
+			h, w := sz[0], sz[1]
+			oh, ow := poolOut(h, g.k, g.s, g.p), poolOut(w, g.k, g.s, g.p)
+			if oh < 1 || ow < 1 {
+				continue
+			}
+			x := make([]T, b*c*h*w)
+			for i := range x {
+				x[i] = T(rng.NormFloat64())
+			}
+			kk := c * g.k * g.k
+			want, got := make([]T, kk*b*oh*ow), make([]T, kk*b*oh*ow)
+			for i := range got {
+				got[i] = 7 // im2colPhases writes every entry
+			}
+			im2colRange(g, x, b, c, h, w, want, 0, c)
+			im2colPhases(g, x, b, c, h, w, got, 0, c)
+			if !sameBits(got, want) {
+				t.Fatalf("%T im2col k=%d p=%d %d×%d: phases differ", x[0], g.k, g.p, h, w)
+			}
+			col := make([]T, len(want))
+			for i := range col {
+				col[i] = T(rng.NormFloat64())
+			}
+			dw, dg := make([]T, len(x)), make([]T, len(x))
+			for i := range dg {
+				dg[i] = 7 // col2imPhases writes every pixel
+			}
+			col2imRange(g, col, b, c, h, w, dw, 0, c)
+			col2imPhases(g, col, b, c, h, w, dg, 0, c)
+			if !sameBits(dg, dw) {
+				t.Fatalf("%T col2im k=%d p=%d %d×%d: phases differ", x[0], g.k, g.p, h, w)
+			}
+		}
+	}
+}
+
+func sameBits[T float](a, b []T) bool {
+	for i := range a {
+		if a[i] != b[i] || math.Signbit(float64(a[i])) != math.Signbit(float64(b[i])) {
+			return false
+		}
+	}
+	return len(a) == len(b)
+}
