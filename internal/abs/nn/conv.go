@@ -149,6 +149,20 @@ func phases[T float](img []T, h, w int, ph []T) {
 	}
 }
 
+// fromPhases undoes phases: img[y·w + 2m + φ] = ph[φ·h·pw + y·pw + m].
+func fromPhases[T float](ph []T, h, w int, img []T) {
+	pw := (w + 1) / 2
+	for y := 0; y < h; y++ {
+		r, e, o := img[y*w:][:w], ph[y*pw:][:pw], ph[(h+y)*pw:][:pw]
+		for m := 0; m < w/2; m++ {
+			r[2*m], r[2*m+1] = e[m], o[m]
+		}
+		if w%2 == 1 {
+			r[w-1] = e[pw-1]
+		}
+	}
+}
+
 // phaseTap returns where tap (u, v) of a stride-2 convolution reads in phases' layout: the offset
 // of output (i0, j0)'s pixel, the output rows [i0, i1) and columns [j0, j1) that read inside the
 // image; successive output rows are 2·pw values apart.
@@ -263,16 +277,7 @@ func col2imPhases[T float](g convGeom, col []T, b, c, h, w int, dx []T, c0, c1 i
 					}
 				}
 			}
-			dst := dx[(img*c+ch)*h*w:][:h*w]
-			for y := 0; y < h; y++ {
-				r, e, o := dst[y*w:][:w], acc[y*pw:][:pw], acc[(h+y)*pw:][:pw]
-				for m := 0; m < w/2; m++ {
-					r[2*m], r[2*m+1] = e[m], o[m]
-				}
-				if w%2 == 1 {
-					r[w-1] = e[pw-1]
-				}
-			}
+			fromPhases(acc, h, w, dx[(img*c+ch)*h*w:][:h*w])
 		}
 	}
 }
