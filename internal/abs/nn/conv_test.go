@@ -421,3 +421,33 @@ func sameBits[T float](a, b []T) bool {
 	}
 	return len(a) == len(b)
 }
+
+// TestChannelSums4 checks the four-channel moments (batchStats through moments4) against the
+// one-channel loop written out here, to the bit, for 1 to 9 channels (so whole groups of four and
+// every remainder, whose repeated lanes are dropped).
+func TestChannelSums4(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 17))
+	const b, hw = 3, 13
+	for c := 1; c <= 9; c++ {
+		x := make([]float32, b*c*hw)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64()*3 + 1)
+		}
+		mean, vr := batchStats(x, b, c, hw)
+		for ch := 0; ch < c; ch++ {
+			k := float64(x[ch*hw])
+			var s, q float64
+			for i := 0; i < b; i++ {
+				for _, v := range x[(i*c+ch)*hw:][:hw] {
+					d := float64(v) - k
+					s += d
+					q += d * d
+				}
+			}
+			m := s / float64(b*hw)
+			if wm, wv := k+m, max(q/float64(b*hw)-m*m, 0); mean[ch] != wm || vr[ch] != wv {
+				t.Fatalf("c=%d: batchStats channel %d = %v, %v; want %v, %v", c, ch, mean[ch], vr[ch], wm, wv)
+			}
+		}
+	}
+}

@@ -95,22 +95,23 @@ func bnFromGrid[T float](s shiftGrid, yp []T, o int, bn *convBN, y []T) {
 		n := float64(s.b * hw)
 		// Each channel's sums in the same order on any core.
 		parallel(o, o*s.b*hw, func(c0, c1 int) {
-			for ch := c0; ch < c1; ch++ {
-				row := yp[ch*s.l:][:s.l]
-				k := float64(row[s.p*s.wp+s.p])
-				var sum, sq float64
+			for ch := c0; ch < c1; ch += 4 {
+				ls := lanes4(ch, c1)
+				var k, sum, sq [4]float64
+				for l, cl := range ls {
+					k[l] = float64(yp[cl*s.l+s.p*s.wp+s.p])
+				}
 				for img := 0; img < s.b; img++ {
-					grid := row[img*s.hp*s.wp:]
 					for yy := 0; yy < s.h; yy++ {
-						for _, v := range grid[(yy+s.p)*s.wp+s.p:][:s.w] {
-							d := float64(v) - k
-							sum += d
-							sq += d * d
-						}
+						at := img*s.hp*s.wp + (yy+s.p)*s.wp + s.p
+						seg := func(l int) []T { return yp[ls[l]*s.l+at:][:s.w] }
+						moments4(seg(0), seg(1), seg(2), seg(3), &k, &sum, &sq)
 					}
 				}
-				m := sum / n
-				mean[ch], vr[ch] = k+m, max(sq/n-m*m, 0)
+				for l := 0; l < 4 && ch+l < c1; l++ {
+					m := sum[l] / n
+					mean[ch+l], vr[ch+l] = k[l]+m, max(sq[l]/n-m*m, 0)
+				}
 			}
 		})
 		updateStats[T](bn.st, bn.mode, mean, vr, n)

@@ -604,18 +604,20 @@ func batchStats[T float](x []T, b, c, hw int) (mean, vr []float64) {
 	mean, vr = make([]float64, c), make([]float64, c)
 	n := float64(b * hw)
 	parallel(c, b*c*hw, func(c0, c1 int) {
-		for ch := c0; ch < c1; ch++ {
-			k := float64(x[ch*hw])
-			var s, q float64
-			for i := 0; i < b; i++ {
-				for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-					d := float64(v) - k
-					s += d
-					q += d * d
-				}
+		for ch := c0; ch < c1; ch += 4 {
+			ls := lanes4(ch, c1)
+			var k, s, q [4]float64
+			for l, cl := range ls {
+				k[l] = float64(x[cl*hw])
 			}
-			m := s / n
-			mean[ch], vr[ch] = k+m, max(q/n-m*m, 0)
+			for i := 0; i < b; i++ {
+				seg := func(l int) []T { return x[(i*c+ls[l])*hw:][:hw] }
+				moments4(seg(0), seg(1), seg(2), seg(3), &k, &s, &q)
+			}
+			for l := 0; l < 4 && ch+l < c1; l++ {
+				m := s[l] / n
+				mean[ch+l], vr[ch+l] = k[l]+m, max(q[l]/n-m*m, 0)
+			}
 		}
 	})
 	return mean, vr

@@ -107,3 +107,33 @@ func copyRows[T float](rows, n int, src []T, lds int, dst []T, ldd int) {
 		copy(dst[r*ldd:r*ldd+n], src[r*lds:r*lds+n])
 	}
 }
+
+// Batch norm's per-channel moments, four channels at a time. Each channel's sums are chains of
+// float64 additions in a fixed order, which the CPU runs one addition at a time; four channels'
+// chains side by side overlap. Each lane's terms and their order are those of the one-channel
+// loop, so the sums have its bits. lanes4 picks the four channels from ch on, repeating the last
+// one (c1−1) where fewer than four are left (its lanes' sums are then dropped). The sums of a
+// gradient with a product (Σ g, Σ g·z) gained nothing this way (measured: their float32 to
+// float64 conversions, not the chains, bound them) and stay one channel at a time.
+
+// lanes4 returns channels ch … ch+3, each at most c1−1.
+func lanes4(ch, c1 int) [4]int {
+	return [4]int{ch, min(ch+1, c1-1), min(ch+2, c1-1), min(ch+3, c1-1)}
+}
+
+// moments4 adds, for each lane l and each j in order, d = x_l[j] − k[l] to s[l] and d·d to q[l]
+// (len(x0) terms in each lane).
+func moments4[T float](x0, x1, x2, x3 []T, k, s, q *[4]float64) {
+	n := len(x0)
+	x1, x2, x3 = x1[:n], x2[:n], x3[:n]
+	s0, s1, s2, s3 := s[0], s[1], s[2], s[3]
+	q0, q1, q2, q3 := q[0], q[1], q[2], q[3]
+	k0, k1, k2, k3 := k[0], k[1], k[2], k[3]
+	for j, v := range x0 {
+		d0, d1, d2, d3 := float64(v)-k0, float64(x1[j])-k1, float64(x2[j])-k2, float64(x3[j])-k3
+		s0, s1, s2, s3 = s0+d0, s1+d1, s2+d2, s3+d3
+		q0, q1, q2, q3 = q0+d0*d0, q1+d1*d1, q2+d2*d2, q3+d3*d3
+	}
+	s[0], s[1], s[2], s[3] = s0, s1, s2, s3
+	q[0], q[1], q[2], q[3] = q0, q1, q2, q3
+}
