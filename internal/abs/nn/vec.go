@@ -6,8 +6,7 @@ import "github.com/abs-nas/abs/internal/abs/nn/sgemm"
 // AVX2, with the bits of the Go loops), for float64 the Go loops themselves. Each writes the
 // len(y) (or len(z), len(d)) values of its output, which may be one of its inputs.
 
-// reluInto sets y[i] = max(x[i], 0) for i < len(y): for float32 through sgemm.Relu (8 values at a
-// time on AVX2, the bits of the Go loop).
+// reluInto sets y[i] = max(x[i], 0) (sgemm.Relu).
 func reluInto[T float](x, y []T) {
 	if y32, ok := any(y).([]float32); ok {
 		sgemm.Relu(any(x).([]float32), y32)
@@ -19,8 +18,7 @@ func reluInto[T float](x, y []T) {
 	}
 }
 
-// sum3 sets z[i] = (a[i] + b[i] + c[i])·s[i] for i < len(z), or the sum alone when s is nil: for
-// float32 through sgemm.Sum3 (8 values at a time on AVX2, the same bits).
+// sum3 sets z[i] = (a[i] + b[i] + c[i])·s[i], or the sum alone when s is nil (sgemm.Sum3).
 func sum3[T float](a, b, c, s, z []T) {
 	if z32, ok := any(z).([]float32); ok {
 		sgemm.Sum3(any(a).([]float32), any(b).([]float32), any(c).([]float32), any(s).([]float32), z32)
@@ -36,7 +34,7 @@ func sum3[T float](a, b, c, s, z []T) {
 	}
 }
 
-// mulInto sets z[i] = x[i]·s[i] for i < len(z): for float32 through sgemm.Mul.
+// mulInto sets z[i] = x[i]·s[i] (sgemm.Mul).
 func mulInto[T float](x, s, z []T) {
 	if z32, ok := any(z).([]float32); ok {
 		sgemm.Mul(any(x).([]float32), any(s).([]float32), z32)
@@ -48,7 +46,7 @@ func mulInto[T float](x, s, z []T) {
 	}
 }
 
-// centreInto sets y[i] = (x[i] − m)·s.
+// centreInto sets y[i] = (x[i] − m)·s (sgemm.Centre).
 func centreInto[T float](x, y []T, m, s T) {
 	if y32, ok := any(y).([]float32); ok {
 		sgemm.Centre(any(x).([]float32), y32, float32(m), float32(s))
@@ -60,7 +58,7 @@ func centreInto[T float](x, y []T, m, s T) {
 	}
 }
 
-// affineInto sets y[i] = x[i]·a + b.
+// affineInto sets y[i] = x[i]·a + b (sgemm.Affine).
 func affineInto[T float](x, y []T, a, b T) {
 	if y32, ok := any(y).([]float32); ok {
 		sgemm.Affine(any(x).([]float32), y32, float32(a), float32(b))
@@ -72,7 +70,7 @@ func affineInto[T float](x, y []T, a, b T) {
 	}
 }
 
-// affine2Into sets y[i] = a·g[i] + p·x[i] + q.
+// affine2Into sets y[i] = a·g[i] + p·x[i] + q (sgemm.Affine2).
 func affine2Into[T float](g, x, y []T, a, p, q T) {
 	if y32, ok := any(y).([]float32); ok {
 		sgemm.Affine2(any(g).([]float32), any(x).([]float32), y32, float32(a), float32(p), float32(q))
@@ -84,7 +82,7 @@ func affine2Into[T float](g, x, y []T, a, p, q T) {
 	}
 }
 
-// bnGradInto sets d[i] = s·(g[i] − a − z[i]·b).
+// bnGradInto sets d[i] = s·(g[i] − a − z[i]·b) (sgemm.BNGrad).
 func bnGradInto[T float](g, z, d []T, a, b, s T) {
 	if d32, ok := any(d).([]float32); ok {
 		sgemm.BNGrad(any(g).([]float32), any(z).([]float32), d32, float32(a), float32(b), float32(s))
@@ -96,8 +94,8 @@ func bnGradInto[T float](g, z, d []T, a, b, s T) {
 	}
 }
 
-// copyRows copies n values from each of rows rows of src (row stride lds) to dst (row stride ldd):
-// for float32 in one call (sgemm.CopyRows), for float64 row by row.
+// copyRows copies n values from each of rows rows of src (row stride lds) to dst (row stride ldd)
+// (sgemm.CopyRows, all the rows in one call).
 func copyRows[T float](rows, n int, src []T, lds int, dst []T, ldd int) {
 	if s32, ok := any(src).([]float32); ok {
 		sgemm.CopyRows(rows, n, s32, lds, any(dst).([]float32), ldd)
