@@ -125,7 +125,7 @@ func im2col[T float](g convGeom, x []T, b, c, h, w int, col []T) {
 		parallel(len(x), len(x), func(lo, hi int) { reluInto(x[lo:hi], xr[lo:hi]) })
 		x, g.relu = xr, false
 	}
-	if g.s == 2 && g.k > 1 && !g.relu {
+	if g.s == 2 && g.k > 1 { // the ReLU is applied by now
 		parallel(c, c*g.k*g.k*b*oh*ow, func(c0, c1 int) { im2colPhases(g, x, b, c, h, w, col, c0, c1) })
 		return
 	}
